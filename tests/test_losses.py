@@ -278,7 +278,9 @@ def test_batchnorm_input_statistics_match_loops(dtype: torch.dtype, shape: tuple
     x = randn(*shape, dtype=dtype, seed=24, scale=3.0) + 1.0
     channels_last = np.moveaxis(x.double().numpy(), 1, -1).reshape(-1, shape[1])
     expected_mean = [sum(column) / len(column) for column in channels_last.T]
-    expected_var = [sum((v - m) ** 2 for v in column) / len(column) for column, m in zip(channels_last.T, expected_mean)]
+    expected_var = [
+        sum((v - m) ** 2 for v in column) / len(column) for column, m in zip(channels_last.T, expected_mean)
+    ]
     mean, var = losses.batchnorm_input_statistics(x)
     assert_matches(mean, expected_mean, dtype)
     assert_matches(var, expected_var, dtype)

@@ -101,7 +101,7 @@ def information_maximization(logits: Tensor, eps: float = SHOT_ENTROPY_EPS) -> T
     ``mean_j H(p_j) - H(mean_j p_j)`` with ``p = softmax(logits)``. With eps = 0 this is minus the
     plug-in estimate of the mutual information I(X; Y) between inputs and predicted classes, so
     minimising it makes each prediction confident and the predicted classes balanced. Its minimum,
-    ``-log K``, is reached by one-hot predictions spread evenly over the K classes.
+    about ``-log K``, is reached by one-hot predictions spread evenly over the K classes.
     """
     return information_maximization_terms(logits, eps).loss
 
