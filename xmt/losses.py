@@ -214,7 +214,7 @@ def socket_bn_layer_weights(n_layers: int, first: float = 10.0, rest: float = 1.
     """SOCKET's per-layer weights m_l for L_BN: ``first`` for the first BatchNorm layer, ``rest`` for the others."""
     if n_layers < 0:
         raise ValueError(f"n_layers must be >= 0, got {n_layers}")
-    return [first] + [rest] * (n_layers - 1) if n_layers else []
+    return [first if layer == 0 else rest for layer in range(n_layers)]
 
 
 # --- translation (TGMB) -------------------------------------------------------------------------------
