@@ -1,0 +1,3 @@
+from xmt.cli import run
+
+run()

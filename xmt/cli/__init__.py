@@ -1,0 +1,77 @@
+"""The `xmt` command: a thin layer that parses options, calls the library and prints results.
+
+Exit codes: 0 success, 1 failure during the run, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from xmt import __version__
+from xmt.engine.console import err_console
+from xmt.errors import XmtError
+
+app = typer.Typer(
+    name="xmt",
+    help="Source-free cross-modal knowledge transfer: adapt an RGB classifier to depth, near-infrared or "
+    "thermal images using unlabelled target images and paired task-irrelevant data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xmt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    pass
+
+
+def _register() -> None:
+    from xmt.cli import evaluate, inspect, predict, train_source
+
+    app.command("train-source")(train_source.command)
+    app.command("evaluate")(evaluate.command)
+    app.command("predict")(predict.command)
+    app.command("inspect")(inspect.command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs a subcommand and maps errors to exit codes and one-line messages."""
+    try:
+        result = app(args=argv, prog_name="xmt", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except typer.TyperException as exc:  # bad usage: unknown option, missing argument...
+        context = getattr(exc, "ctx", None)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # `xmt` alone: typer has printed the help
+            command = f"xmt {context.info_name}" if context is not None and context.info_name != "xmt" else "xmt"
+            err_console.print(f"{command}: error: {exc.format_message()}", markup=False, highlight=False)
+        code = exc.exit_code
+    except typer.Abort:
+        err_console.print("xmt: aborted", markup=False)
+        code = 130
+    except XmtError as exc:
+        err_console.print(f"xmt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("xmt: interrupted", markup=False)
+        code = 130
+    sys.stdout.flush()
+    return code
+
+
+def run() -> None:
+    sys.exit(main())

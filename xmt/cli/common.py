@@ -1,0 +1,76 @@
+"""Options every subcommand shares, the --config TOML loader, and result output on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from xmt.engine.console import set_quiet
+from xmt.engine.device import resolve_device
+from xmt.errors import UserError
+
+
+def _apply_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+    """Load option values from TOML: top-level keys, or a [<subcommand>] table; dash or underscore."""
+    if value is None:
+        return None
+    try:
+        data = tomllib.loads(Path(value).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("no such config file", path=value)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"not a valid TOML file ({exc})", path=value)
+    command = ctx.info_name or ""
+    values = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    values.update(data.get(command, {}))
+    known = {p.name for p in ctx.command.params}
+    normalised = {key.replace("-", "_"): v for key, v in values.items()}
+    unknown = sorted(k.replace("_", "-") for k in normalised if k not in known)
+    if unknown:
+        raise UserError(f"unknown option(s) for 'xmt {command}': {', '.join(unknown)}", path=value)
+    ctx.default_map = {**(ctx.default_map or {}), **normalised}
+    return value
+
+
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", help="TOML file of option values (keys as option names, top level or in a table "
+                 "named after the command); options on the command line win.", is_eager=True, callback=_apply_config),
+]
+DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")]
+PrecisionOption = Annotated[str, typer.Option(help="fp32, bf16 (CPU or GPU) or fp16 (GPU) autocast for training.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed (data order, augmentation, initialisation).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines on stderr.")]
+WorkersOption = Annotated[int, typer.Option(help="Processes decoding images (0: in the main process).")]
+DepthScaleOption = Annotated[
+    Optional[float],
+    typer.Option("--depth-scale", help="Millimetres per stored depth unit; required to accept 8-bit depth "
+                 "(16-bit depth is read as millimetres unless given)."),
+]
+
+
+def setup(quiet: bool, device: str | None = None):
+    """Apply --quiet and resolve --device (a usage error if CUDA is asked for but absent)."""
+    set_quiet(quiet)
+    return resolve_device(device) if device is not None else None
+
+
+def emit(result: Any, as_json: bool) -> None:
+    """Results, and only results, go to stdout: JSON with --json, else a path or plain text."""
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+    elif result is not None:
+        sys.stdout.write(f"{result}\n")
+    sys.stdout.flush()
+
+
+def options_of(local_vars: dict, drop: tuple[str, ...] = ("config", "quiet", "json_output", "force")) -> dict:
+    """The effective options of a command, for the artifact's metadata."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in local_vars.items() if k not in drop}

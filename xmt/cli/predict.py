@@ -1,0 +1,48 @@
+"""xmt predict: labels for new images, as CSV `path,label,confidence`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, WorkersOption, setup
+from xmt.data.readers import open_image_set
+from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.methods.evaluation import predict_labels
+from xmt.models.io import load_model
+
+
+def command(
+    model: Annotated[Path, typer.Argument(help="Model checkpoint.")],
+    data: Annotated[Path, typer.Argument(help="Images of the model's modality: a folder, list file or pack "
+                                         "(labels, if any, are ignored).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV file to write (default: stdout).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    depth_scale: DepthScaleOption = None,
+    workers: WorkersOption = 0,
+    device: DeviceOption = "auto",
+    force: ForceOption = False,
+    quiet: QuietOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Predict a label for every image; CSV with header path,label,confidence."""
+    torch_device = setup(quiet, device)
+    if out is not None:
+        check_output_free(out, force)
+    loaded = load_model(model)
+    rows = predict_labels(loaded, open_image_set(data, loaded.modality, depth_scale), torch_device, batch_size, workers)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["path", "label", "confidence"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**r, "confidence": f"{r['confidence']:.6f}"} for r in rows)
+    if out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        with atomic_output(out, force) as tmp:
+            tmp.write_text(buffer.getvalue())
+        sys.stdout.write(f"{out}\n")

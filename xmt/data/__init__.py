@@ -1,0 +1,1 @@
+"""Modalities, the encoding recipe, image-set readers and HDF5 packs."""

@@ -1,0 +1,100 @@
+"""Image sets decoded once into memory, then served as batches on the device.
+
+At the sizes xmt trains at (64x64 by default) a whole data set fits in memory in its native
+dtype (10,000 RGB images are 123 MB), so each image is decoded and resized once rather than
+every epoch, and batches are encoded on the device by the recipe.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from xmt.data.encoding import EncodingRecipe
+from xmt.data.readers import ImageSet
+from xmt.engine.console import progress_bar
+
+_BLOCK = 256
+
+
+@dataclass
+class NativeImages:
+    """(N, C, size, size) native-unit images in memory (uint8 or uint16), with labels and paths."""
+
+    images: torch.Tensor
+    labels: torch.Tensor  # int64, -1 when unlabelled
+    paths: list[str]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batch(self, indices: torch.Tensor, recipe: EncodingRecipe, device: torch.device) -> torch.Tensor:
+        """Encoded network input for `indices`, on `device`."""
+        return recipe.encode(self.images[indices].to(device, non_blocking=True).float())
+
+
+def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
+    image_set, start, stop, recipe = args
+    reader = getattr(image_set, "read_block", None)
+    if reader is not None:
+        return reader(start, stop, recipe)
+    return np.stack([_chw(image_set.read(i, recipe)) for i in range(start, stop)])
+
+
+def _chw(array: np.ndarray) -> np.ndarray:
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -> NativeImages:
+    """Decode, check and resize every image of the set; `workers` > 0 decodes in processes."""
+    blocks = [(image_set, start, min(start + _BLOCK, len(image_set)), recipe)
+              for start in range(0, len(image_set), _BLOCK)]
+    arrays = []
+    with progress_bar(f"reading {image_set.source.name}", len(image_set)) as bar:
+        if workers > 0 and len(blocks) > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for block in pool.map(_read_block, blocks):
+                    arrays.append(block)
+                    bar.advance(len(block))
+        else:
+            for args in blocks:
+                arrays.append(_read_block(args))
+                bar.advance(len(arrays[-1]))
+    images = torch.from_numpy(np.ascontiguousarray(np.concatenate(arrays)))
+    return NativeImages(images, torch.from_numpy(image_set.labels.copy()), list(image_set.paths))
+
+
+def index_batches(
+    count: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None, drop_last: bool = False
+) -> list[torch.Tensor]:
+    """One epoch of index batches."""
+    order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+    batches = list(order.split(batch_size))
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random horizontal flip and random translation by up to `pad` pixels (reflect padding).
+
+    The same geometric augmentation serves every modality (it does not touch values), so
+    paired or aligned images may be augmented alike by passing a generator in the same state.
+    """
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=generator) < 0.5
+    x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+    if pad <= 0:
+        return x
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    rows = (dy.view(n, 1) + torch.arange(h, device=x.device).view(1, h))  # (n, h)
+    cols = (dx.view(n, 1) + torch.arange(w, device=x.device).view(1, w))  # (n, w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    out = padded.permute(0, 2, 3, 1)[batch, rows.view(n, h, 1), cols.view(n, 1, w)]  # (n, h, w, c)
+    return out.permute(0, 3, 1, 2).contiguous()

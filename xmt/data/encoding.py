@@ -1,0 +1,171 @@
+"""The encoding recipe: how a modality's native images become network input.
+
+It is declared once, stored in every checkpoint and pack, and re-applied wherever the model
+reads data, so a model always reads its data the way it was trained. Two halves:
+
+- geometry (NumPy, per image, when data is read): shorter side to `size`, centre crop; depth is
+  resized without mixing invalid (zero) pixels into valid ones;
+- values (torch, per batch, on the device): scale to [0, 1] (depth clipped to `depth_range_m`),
+  expand one channel to three (`replicate` as SOCKET does, or a `colormap`), normalise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import torch
+from PIL import Image
+
+from xmt.data.modalities import check_modality
+from xmt.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+RESIZE_POLICIES = ("shorter-side-centre-crop",)
+CHANNEL_MODES = ("replicate", "colormap")
+# A resized depth pixel stays valid only if most of the source pixels under it were valid.
+MIN_VALID_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class EncodingRecipe:
+    modality: str
+    size: int = 64
+    bit_depth: int = 8
+    resize: str = "shorter-side-centre-crop"
+    depth_range_m: tuple[float, float] = (0.0, 10.0)
+    channels: str = "rgb"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @classmethod
+    def for_modality(
+        cls,
+        modality: str,
+        size: int = 64,
+        bit_depth: int | None = None,
+        channels: str = "replicate",
+        depth_range_m: tuple[float, float] = (0.0, 10.0),
+    ) -> "EncodingRecipe":
+        check_modality(modality)
+        if modality == "rgb":
+            return cls("rgb", size=size, bit_depth=8, channels="rgb")
+        if channels not in CHANNEL_MODES:
+            raise UserError(f"channel expansion {channels!r}: expected one of {', '.join(CHANNEL_MODES)}")
+        lo, hi = depth_range_m
+        if not 0 <= lo < hi:
+            raise UserError(f"depth range {depth_range_m}: expected 0 <= near < far (metres)")
+        depth_bits = 16 if modality == "depth" else bit_depth or 8
+        return cls(modality, size=size, bit_depth=depth_bits, channels=channels,
+                   depth_range_m=(float(lo), float(hi)), mean=(0.5,) * 3, std=(0.25,) * 3)
+
+    # ---- storage -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "EncodingRecipe":
+        data = dict(data)
+        for key in ("depth_range_m", "mean", "std"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the native image (before expansion)."""
+        return 3 if self.modality == "rgb" else 1
+
+    # ---- geometry (NumPy) ----------------------------------------------------------------
+    def check_native(self, array: np.ndarray, path=None) -> None:
+        """Refuse images whose modality or bit depth differs from the recipe's."""
+        expected = np.uint8 if self.bit_depth == 8 else np.uint16
+        channels_ok = (array.ndim == 3 and array.shape[2] == 3) if self.modality == "rgb" else array.ndim == 2
+        if not channels_ok or array.dtype != expected:
+            shape = "x".join(map(str, array.shape))
+            raise UserError(
+                f"{array.dtype} {shape} image does not fit the recipe "
+                f"({self.modality}, {self.bit_depth}-bit, {self.in_channels} channel(s))",
+                path=path,
+            )
+
+    def resize_image(self, array: np.ndarray) -> np.ndarray:
+        """Native (H, W[, 3]) -> native (size, size[, 3]), same dtype."""
+        return resize_shorter_side_centre_crop(array, self.size, masked=self.modality == "depth")
+
+    # ---- values (torch, batched) ---------------------------------------------------------
+    def to_unit(self, native: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) native values as float -> [0, 1]; invalid depth (0) -> 0."""
+        native = native.float()
+        if self.modality == "depth":
+            lo, hi = self.depth_range_m
+            metres = native / 1000.0
+            unit = (metres.clamp(lo, hi) - lo) / (hi - lo)
+            return torch.where(native > 0, unit, torch.zeros_like(unit))
+        return native / float(2**self.bit_depth - 1)
+
+    def expand(self, unit: torch.Tensor) -> torch.Tensor:
+        if self.channels == "rgb":
+            return unit
+        if self.channels == "colormap":
+            return jet_colormap(unit[:, 0])
+        return unit.expand(-1, 3, -1, -1)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def denormalise(self, x: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+        return x * std + mean
+
+    def encode(self, native: torch.Tensor) -> torch.Tensor:
+        """Native batch -> network input (N, 3, size, size)."""
+        return self.normalise(self.expand(self.to_unit(native)))
+
+    def with_statistics(self, native_sample: torch.Tensor) -> "EncodingRecipe":
+        """The same recipe normalised with the per-channel mean/std of a sample of its data."""
+        x = self.expand(self.to_unit(native_sample)).double()
+        mean = x.mean(dim=(0, 2, 3))
+        std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+        return replace(self, mean=tuple(mean.tolist()), std=tuple(std.tolist()))
+
+
+def jet_colormap(unit: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) in [0, 1] -> (N, 3, H, W): the classic piecewise-linear 'jet' colour map."""
+    x = unit.clamp(0, 1).unsqueeze(1)
+    centres = torch.tensor([0.75, 0.5, 0.25], device=unit.device, dtype=unit.dtype).view(1, 3, 1, 1)
+    return (1.5 - (4 * (x - centres)).abs()).clamp(0, 1)
+
+
+def _resize_float(array: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(array.astype(np.float32)).resize((width, height), Image.BILINEAR))
+
+
+def resize_shorter_side_centre_crop(array: np.ndarray, size: int, masked: bool = False) -> np.ndarray:
+    """Scale so the shorter side is `size`, then crop the centre square.
+
+    `masked` (depth): average only valid (non-zero) pixels, and mark an output pixel invalid when
+    less than half of what it covers was valid, so holes never blend into depth values.
+    """
+    height, width = array.shape[:2]
+    if (height, width) == (size, size):
+        return array
+    scale = size / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    crop = (slice(top, top + size), slice(left, left + size))
+    if array.ndim == 3:
+        resized = np.asarray(Image.fromarray(array).resize((new_w, new_h), Image.BILINEAR))
+        return resized[crop]
+    if masked:
+        valid = (array > 0).astype(np.float32)
+        weight = _resize_float(valid, new_w, new_h)[crop]
+        total = _resize_float(array.astype(np.float32) * valid, new_w, new_h)[crop]
+        out = np.where(weight >= MIN_VALID_WEIGHT, total / np.maximum(weight, 1e-6), 0.0)
+    else:
+        out = _resize_float(array, new_w, new_h)[crop]
+    limit = np.iinfo(array.dtype).max
+    return np.clip(np.rint(out), 0, limit).astype(array.dtype)

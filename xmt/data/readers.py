@@ -1,0 +1,162 @@
+"""Image sets: one abstraction over class folders, flat folders, list files and HDF5 packs.
+
+An image set is a list of samples of one modality (a source path each, an optional label) and a
+way to read sample i in native units at the recipe's size. Which kind a path is follows from it:
+a folder, a `.h5`/`.hdf5` pack, or any other file as a list file.
+
+- `DIR/<class>/<file>`: labelled; classes are the sorted folder names.
+- `DIR/<file>`: unlabelled.
+- list file: one `path [label]` a line (TAB-separated when the path holds spaces); paths relative
+  to the list file's folder (or `root`); `#` starts a comment; all lines labelled or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xmt.data.encoding import EncodingRecipe
+from xmt.data.modalities import IMAGE_SUFFIXES, check_modality, decode_image
+from xmt.engine.hashing import sha256_lines
+from xmt.errors import UserError
+
+PACK_SUFFIXES = (".h5", ".hdf5")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+@dataclass
+class ImageSet:
+    """Samples of one modality read from image files."""
+
+    source: Path
+    modality: str
+    paths: list[str]
+    labels: np.ndarray  # int64 per sample, -1 when unlabelled
+    classes: list[str] | None = None
+    depth_scale_mm: float | None = None
+    kind: str = field(default="files")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def labelled(self) -> bool:
+        return self.classes is not None
+
+    def read_raw(self, index: int) -> np.ndarray:
+        """Sample `index` in native units, at its stored size."""
+        return decode_image(self.paths[index], self.modality, self.depth_scale_mm)
+
+    def read(self, index: int, recipe: EncodingRecipe) -> np.ndarray:
+        """Sample `index` in native units, checked against and resized by `recipe`."""
+        array = self.read_raw(index)
+        recipe.check_native(array, path=self.paths[index])
+        return recipe.resize_image(array)
+
+    def native_dtype(self) -> np.dtype:
+        """The dtype of the first sample (uint8 or uint16), to build a matching recipe."""
+        return self.read_raw(0).dtype
+
+    def fingerprint(self) -> str:
+        """sha256 of the sample paths in order: identifies which images, in which order."""
+        return sha256_lines(self.paths)
+
+    def provenance(self) -> dict:
+        """What identifies this input in an artifact's metadata."""
+        return {"path": str(self.source), "kind": self.kind, "modality": self.modality,
+                "count": len(self), "sha256_paths": self.fingerprint()}
+
+    def labels_for(self, model_classes: list[str]) -> np.ndarray:
+        """This set's labels as indices into `model_classes`; unknown class names are an error."""
+        if self.classes is None:
+            raise UserError("holds no labels (expected DIR/<class>/<file>, a labelled list or pack)", path=self.source)
+        unknown = [name for name in self.classes if name not in model_classes]
+        if unknown:
+            raise UserError(
+                f"classes {unknown[:5]} are not among the model's {len(model_classes)} classes "
+                f"({', '.join(model_classes[:8])}{', ...' if len(model_classes) > 8 else ''})",
+                path=self.source,
+            )
+        lookup = np.array([model_classes.index(name) for name in self.classes] + [-1], dtype=np.int64)
+        return lookup[self.labels]  # -1 indexes the trailing -1
+
+    def describe(self) -> str:
+        what = f"{len(self.classes)} classes" if self.classes is not None else "unlabelled"
+        return f"{len(self)} {self.modality} images ({what}) from {self.source}"
+
+
+def open_image_set(
+    path: str | Path, modality: str, depth_scale_mm: float | None = None, root: str | Path | None = None
+) -> ImageSet:
+    """Open a folder, list file or pack as an image set of `modality`."""
+    check_modality(modality)
+    path = Path(path)
+    if not path.exists():
+        raise UserError("no such file or folder", path=path)
+    if path.is_dir():
+        return _from_folder(path, modality, depth_scale_mm)
+    if path.suffix.lower() in PACK_SUFFIXES:
+        from xmt.data.packs import PackImageSet
+
+        return PackImageSet.open(path, modality)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        raise UserError("is a single image; give a folder, a list file or a pack", path=path)
+    return _from_list(path, modality, depth_scale_mm, Path(root) if root else path.parent)
+
+
+def _from_folder(root: Path, modality: str, depth_scale_mm: float | None) -> ImageSet:
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    class_dirs = [p for p in entries if p.is_dir()]
+    files = [p for p in entries if is_image_file(p)]
+    if class_dirs and files:
+        raise UserError("mixes image files and class folders; expected DIR/<class>/<file> or DIR/<file>", path=root)
+    if files:
+        return ImageSet(root, modality, [str(p) for p in files], np.full(len(files), -1, np.int64),
+                        None, depth_scale_mm)
+    if not class_dirs:
+        raise UserError("holds no images", path=root)
+    paths, labels = [], []
+    for label, class_dir in enumerate(class_dirs):
+        images = sorted(p for p in class_dir.iterdir() if is_image_file(p))
+        if not images:
+            raise UserError("class folder holds no images", path=class_dir)
+        paths += [str(p) for p in images]
+        labels += [label] * len(images)
+    return ImageSet(root, modality, paths, np.array(labels, np.int64), [d.name for d in class_dirs], depth_scale_mm)
+
+
+def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path) -> ImageSet:
+    try:
+        lines = list_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read list file ({exc})", path=list_file)
+    entries: list[tuple[str, str | None]] = []
+    for number, line in enumerate(lines, start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) > 2:
+            raise UserError(f"line {number}: expected 'path [label]', got {len(fields)} fields "
+                            "(separate with a TAB when paths hold spaces)", path=list_file)
+        entries.append((fields[0].strip(), fields[1].strip() if len(fields) == 2 else None))
+    if not entries:
+        raise UserError("list file names no images", path=list_file)
+    labelled = [label is not None for _, label in entries]
+    if any(labelled) and not all(labelled):
+        first = labelled.index(False) if labelled[0] else labelled.index(True)
+        raise UserError(f"some lines have a label and some do not (e.g. entry {first + 1})", path=list_file)
+    paths = [str(p if (p := Path(name)).is_absolute() else root / p) for name, _ in entries]
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise UserError(f"{len(missing)} listed images do not exist (first: {missing[0]})", path=list_file)
+    if not all(labelled):
+        return ImageSet(list_file, modality, paths, np.full(len(paths), -1, np.int64), None, depth_scale_mm)
+    classes = sorted({label for _, label in entries})
+    labels = np.array([classes.index(label) for _, label in entries], np.int64)
+    return ImageSet(list_file, modality, paths, labels, classes, depth_scale_mm)

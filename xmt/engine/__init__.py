@@ -1,0 +1,1 @@
+"""Device, seeding, progress, logging, checkpoint I/O and the shared training loop."""

@@ -1,0 +1,96 @@
+"""safetensors checkpoints with xmt's JSON metadata, and the checks made when loading them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from xmt import __version__
+from xmt.engine.atomic import atomic_output
+from xmt.errors import UserError
+
+SCHEMA_VERSION = 1
+KINDS = ("source-model", "target-model", "translator")
+METADATA_KEY = "xmt"
+
+
+def save_checkpoint(
+    path: str | Path, tensors: dict[str, torch.Tensor], meta: dict, force: bool = False
+) -> Path:
+    """Write tensors and metadata (kind, architecture, classes, recipe, config, provenance...)."""
+    if meta.get("kind") not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {meta.get('kind')!r}")
+    header = {"schema": SCHEMA_VERSION, "xmt_version": __version__, **meta}
+    plain = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    with atomic_output(path, force) as tmp:
+        save_file(plain, str(tmp), metadata={METADATA_KEY: json.dumps(header)})
+    return Path(path)
+
+
+def read_metadata(path: str | Path, kinds: Iterable[str] | None = None) -> dict:
+    """The checkpoint's metadata, checked for schema and (optionally) kind, without reading tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("no such checkpoint file", path=path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"not a readable safetensors file (truncated or corrupt?): {exc}", path=path)
+    if raw is None:
+        raise UserError("a safetensors file without xmt metadata: not an xmt checkpoint", path=path)
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        raise UserError("its xmt metadata is not valid JSON", path=path)
+    schema = meta.get("schema")
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise UserError(
+            f"checkpoint schema {schema!r} is not supported by xmt {__version__} "
+            f"(reads schema <= {SCHEMA_VERSION}); upgrade xmt",
+            path=path,
+        )
+    kinds = tuple(kinds) if kinds is not None else None
+    if kinds is not None and meta.get("kind") not in kinds:
+        raise UserError(f"is a {meta.get('kind')} checkpoint; expected {' or '.join(kinds)}", path=path)
+    return meta
+
+
+def read_checkpoint(
+    path: str | Path, kinds: Iterable[str] | None = None
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Tensors and metadata; truncated files and wrong kinds are user errors naming the file."""
+    meta = read_metadata(path, kinds)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise UserError(f"cannot read its tensors (truncated or corrupt?): {exc}", path=path)
+    return tensors, meta
+
+
+def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """load_state_dict, with missing, unexpected or mis-shaped tensors reported as a user error."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{name} {tuple(tensors[name].shape)} != {tuple(expected[name].shape)}"
+        for name in expected
+        if name in tensors and tensors[name].shape != expected[name].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing tensors (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+    if wrong:
+        problems.append(f"{len(wrong)} tensors of the wrong shape (e.g. {wrong[0]})")
+    if problems:
+        raise UserError("does not match its declared architecture: " + "; ".join(problems), path=path)
+    module.load_state_dict(tensors)

@@ -1,0 +1,1 @@
+"""Training procedures (source, TGMB, TGKT, SHOT, SOCKET...) and inference."""

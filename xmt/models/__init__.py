@@ -1,0 +1,1 @@
+"""Classifier (backbone + bottleneck + head), translators and discriminators."""

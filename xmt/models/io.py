@@ -1,0 +1,70 @@
+"""Saving and loading classifiers with everything needed to use them: classes, recipe, provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from xmt.data.encoding import EncodingRecipe
+from xmt.engine.checkpoint import load_state_checked, read_checkpoint, save_checkpoint
+from xmt.engine.hashing import sha256_file
+from xmt.errors import UserError
+from xmt.models.classifier import Classifier
+
+MODEL_KINDS = ("source-model", "target-model")
+
+
+@dataclass
+class LoadedModel:
+    model: Classifier
+    recipe: EncodingRecipe
+    classes: list[str]
+    meta: dict
+    path: Path
+    sha256: str
+
+    @property
+    def modality(self) -> str:
+        return self.recipe.modality
+
+
+def save_model(
+    path: str | Path,
+    model: Classifier,
+    *,
+    kind: str,
+    classes: list[str],
+    recipe: EncodingRecipe,
+    config: dict,
+    provenance: dict,
+    extra: dict | None = None,
+    force: bool = False,
+) -> Path:
+    meta = {
+        "kind": kind,
+        "arch": model.arch(),
+        "classes": list(classes),
+        "modality": recipe.modality,
+        "input_size": recipe.size,
+        "recipe": recipe.to_dict(),
+        "config": config,
+        "provenance": provenance,
+        **(extra or {}),
+    }
+    return save_checkpoint(path, model.state_dict(), meta, force=force)
+
+
+def load_model(path: str | Path, kinds: tuple[str, ...] = MODEL_KINDS) -> LoadedModel:
+    """Rebuild a classifier from its checkpoint, checking kind, schema, architecture and shapes."""
+    tensors, meta = read_checkpoint(path, kinds)
+    try:
+        model = Classifier.from_arch(meta["arch"])
+        recipe = EncodingRecipe.from_dict(meta["recipe"])
+        classes = list(meta["classes"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"incomplete model metadata ({exc})", path=path)
+    if len(classes) != model.num_classes:
+        raise UserError(f"lists {len(classes)} classes but its head has {model.num_classes}", path=path)
+    load_state_checked(model, tensors, path)
+    model.eval()
+    return LoadedModel(model, recipe, classes, meta, Path(path), sha256_file(path))
