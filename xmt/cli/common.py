@@ -74,3 +74,17 @@ def emit(result: Any, as_json: bool) -> None:
 def options_of(local_vars: dict, drop: tuple[str, ...] = ("config", "quiet", "json_output", "force")) -> dict:
     """The effective options of a command, for the artifact's metadata."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in local_vars.items() if k not in drop}
+
+
+def parse_key_values(items: list[str], option: str) -> dict:
+    """KEY=VALUE strings -> dict; values parsed as JSON where they can be (numbers, booleans), else strings."""
+    parsed = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option} {item!r}: expected KEY=VALUE")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed

@@ -10,6 +10,7 @@ from xmt.engine.checkpoint import load_state_checked, read_checkpoint, save_chec
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
 from xmt.models.classifier import Classifier
+from xmt.models.translators import Translator, build_translator
 
 MODEL_KINDS = ("source-model", "target-model")
 
@@ -68,3 +69,49 @@ def load_model(path: str | Path, kinds: tuple[str, ...] = MODEL_KINDS) -> Loaded
     load_state_checked(model, tensors, path)
     model.eval()
     return LoadedModel(model, recipe, classes, meta, Path(path), sha256_file(path))
+
+
+@dataclass
+class LoadedTranslator:
+    translator: Translator
+    target_recipe: EncodingRecipe  # how the translator reads target images
+    source_recipe: EncodingRecipe  # the source model's recipe, which normalises its RGB output
+    meta: dict
+    path: Path
+    sha256: str
+
+
+def save_translator(
+    path: str | Path,
+    translator: Translator,
+    *,
+    target_recipe: EncodingRecipe,
+    source_recipe: EncodingRecipe,
+    config: dict,
+    provenance: dict,
+    force: bool = False,
+) -> Path:
+    meta = {
+        "kind": "translator",
+        "arch": {"name": translator.name, "config": translator.config()},
+        "modality": target_recipe.modality,
+        "input_size": target_recipe.size,
+        "recipe": target_recipe.to_dict(),
+        "output_recipe": source_recipe.to_dict(),
+        "config": config,
+        "provenance": provenance,
+    }
+    return save_checkpoint(path, translator.state_dict(), meta, force=force)
+
+
+def load_translator(path: str | Path) -> LoadedTranslator:
+    tensors, meta = read_checkpoint(path, ("translator",))
+    try:
+        translator = build_translator(meta["arch"]["name"], **meta["arch"]["config"])
+        target_recipe = EncodingRecipe.from_dict(meta["recipe"])
+        source_recipe = EncodingRecipe.from_dict(meta["output_recipe"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"incomplete translator metadata ({exc})", path=path)
+    load_state_checked(translator, tensors, path)
+    translator.eval()
+    return LoadedTranslator(translator, target_recipe, source_recipe, meta, Path(path), sha256_file(path))

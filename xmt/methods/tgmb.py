@@ -1,0 +1,290 @@
+"""TGMB, task-irrelevant data-guided modality bridging (method.md, "Stage TGMB").
+
+A translator T learns to turn target-modality images (depth, NIR...) into source-like RGB that the
+frozen source model f_s can read. It trains on the paired TI data and on the unlabelled TR target
+images; f_s stays frozen and in eval mode throughout; only T and the discriminator D train:
+
+    L = alpha_rec * L_rec      MSE(T(x_t^TI), x_s^TI) in f_s's normalised input space (paper Eq. 1)
+      + alpha_d   * L_D        fool a PatchGAN D telling TI RGB from translated TR images
+      + alpha_im  * L_IM       information maximisation of f_s on translated TR images
+      + alpha_bn  * L_bn       [ours] BN statistics of translated TR images inside f_s vs its running stats
+      + alpha_feat * L_feat    [ours] distance of f_s features of T(x_t^TI) and x_s^TI
+      + T's own auxiliary loss (the vq translator's codebook and commitment loss)
+
+Nothing here reads a TR label. Per-epoch figures are label-free: L_rec and PSNR on held-out TI
+pairs, agreement of f_s on held-out translations with f_s on their real RGB, and f_s's mean and
+marginal entropy on translated TR images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from xmt.data.batches import NativeImages, index_batches
+from xmt.data.encoding import EncodingRecipe
+from xmt.engine.jsonlog import EpochLog
+from xmt.engine.loop import Trainer
+from xmt.engine.seeding import seed_everything
+from xmt.losses import (
+    GAN_KINDS,
+    batchnorm_statistics_loss,
+    feature_alignment,
+    gan_discriminator_loss,
+    gan_generator_loss,
+    information_maximization,
+    marginal_entropy,
+    mean_entropy,
+    reconstruction_mse,
+    socket_bn_layer_weights,
+)
+from xmt.models.bn_stats import record_batchnorm_inputs, running_statistics
+from xmt.models.classifier import Classifier
+from xmt.models.discriminator import build_discriminator
+from xmt.models.translators import TRANSLATORS, Translator, build_translator
+from xmt.errors import UserError
+
+_EVAL_BATCH = 256
+_TR_MONITOR = 512  # TR images whose translations are scored each epoch
+
+
+@dataclass
+class BridgeConfig:
+    translator: str = "unet"
+    translator_args: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 2e-4
+    d_lr: float = 2e-4
+    alpha_rec: float = 1.0
+    alpha_d: float = 0.05
+    alpha_im: float = 0.1
+    alpha_bn: float = 0.0
+    alpha_feat: float = 0.0
+    gan_loss: str = "nonsaturating"
+    holdout_fraction: float = 0.1
+    seed: int = 0
+    precision: str = "fp32"
+
+    def check(self) -> None:
+        if self.translator not in TRANSLATORS:
+            raise UserError(f"unknown translator {self.translator!r}; known: {', '.join(sorted(TRANSLATORS))}")
+        try:
+            build_translator(self.translator, **self.translator_args)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"translator {self.translator} {self.translator_args}: {exc}")
+        if self.gan_loss not in GAN_KINDS:
+            raise UserError(f"unknown GAN loss {self.gan_loss!r}; known: {', '.join(GAN_KINDS)}")
+        weights = {"alpha-rec": self.alpha_rec, "alpha-d": self.alpha_d, "alpha-im": self.alpha_im,
+                   "alpha-bn": self.alpha_bn, "alpha-feat": self.alpha_feat}
+        negative = [name for name, w in weights.items() if w < 0]
+        if negative:
+            raise UserError(f"loss weights must be >= 0: {', '.join(negative)}")
+
+
+@dataclass
+class BridgeData:
+    """Everything bridge trains on, in memory: TI pairs (row-aligned) and the TR target images."""
+
+    ti_rgb: NativeImages  # uint8 (N, 3, S, S)
+    ti_target: NativeImages  # native target units (N, 1, S, S)
+    tr_target: NativeImages
+    source_recipe: EncodingRecipe  # the source model's (RGB) recipe: T's output is normalised with it
+    target_recipe: EncodingRecipe  # how T reads target images (value scaling only)
+
+
+@dataclass
+class BridgeResult:
+    translator: Translator
+    config: dict
+    log: list[dict]
+    holdout: np.ndarray  # TI rows held out for monitoring and the preview
+
+
+def _split_holdout(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(count)
+    n_out = min(count - 1, max(1, int(round(fraction * count)))) if fraction > 0 and count > 1 else 0
+    return np.sort(order[n_out:]), np.sort(order[:n_out])
+
+
+def psnr(mse: float) -> float:
+    """Peak signal-to-noise ratio of images in [0, 1], in dB."""
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+class Bridge:
+    """The TGMB training state: translator, discriminator, frozen source model, and their losses."""
+
+    def __init__(self, source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device):
+        self.source, self.data, self.config, self.device = source, data, config, device
+        self.source.to(device).eval()
+        for p in self.source.parameters():
+            p.requires_grad_(False)
+        self.translator = build_translator(config.translator, **config.translator_args).to(device)
+        self.translator.train()
+        self.discriminator = build_discriminator().to(device) if config.alpha_d > 0 else None
+        means, variances = running_statistics(source.backbone)
+        self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
+        self.bn_weights = socket_bn_layer_weights(len(means)) if means else []
+
+    # ---- encoding -----------------------------------------------------------------------------
+    def target_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
+        return self.data.target_recipe.to_unit(images.images[indices].to(self.device))
+
+    def rgb_unit(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.data.ti_rgb.images[indices].to(self.device).float() / 255.0
+
+    def normalise(self, rgb_unit: torch.Tensor) -> torch.Tensor:
+        return self.data.source_recipe.normalise(rgb_unit)
+
+    # ---- one training step --------------------------------------------------------------------
+    def step(self, ti_idx: torch.Tensor, tr_idx: torch.Tensor, trainer: Trainer,
+             d_optimizer: torch.optim.Optimizer | None) -> tuple[torch.Tensor, dict]:
+        c = self.config
+        terms: dict[str, torch.Tensor] = {}
+        real_ti = self.normalise(self.rgb_unit(ti_idx))
+        with trainer.autocast():
+            fake_ti = self.normalise(self.translator(self.target_unit(self.data.ti_target, ti_idx)).float())
+            loss = c.alpha_rec * reconstruction_mse(fake_ti, real_ti) if c.alpha_rec > 0 else fake_ti.new_zeros(())
+            terms["rec"] = reconstruction_mse(fake_ti.detach(), real_ti)
+            aux = self.translator.aux_loss()
+            loss = loss + aux
+            if self.translator.name == "vq":
+                terms["vq"] = aux.detach()
+            need_tr = c.alpha_d > 0 or c.alpha_im > 0 or c.alpha_bn > 0
+            if need_tr:
+                fake_tr = self.normalise(self.translator(self.target_unit(self.data.tr_target, tr_idx)).float())
+                loss = loss + self.translator.aux_loss()
+            if c.alpha_d > 0:
+                d_loss = gan_discriminator_loss(self.discriminator(real_ti), self.discriminator(fake_tr.detach()),
+                                                c.gan_loss)
+                terms["d"] = d_loss.detach()
+                trainer.backward_step(d_loss, d_optimizer)
+                g_adv = gan_generator_loss(self.discriminator(fake_tr), c.gan_loss)
+                terms["g_adv"] = g_adv.detach()
+                loss = loss + c.alpha_d * g_adv
+            if c.alpha_im > 0 or c.alpha_bn > 0:
+                with record_batchnorm_inputs(self.source.backbone) as bn:
+                    logits, _ = self.source(fake_tr)
+                if c.alpha_im > 0:
+                    im = information_maximization(logits.float())
+                    terms["im"] = im.detach()
+                    loss = loss + c.alpha_im * im
+                if c.alpha_bn > 0:
+                    bn_loss = batchnorm_statistics_loss(bn.means, bn.vars, *self.bn_reference, self.bn_weights)
+                    terms["bn"] = bn_loss.detach()
+                    loss = loss + c.alpha_bn * bn_loss
+            if c.alpha_feat > 0:
+                _, fake_features = self.source(fake_ti)
+                _, real_features = self.source(real_ti)
+                feat = feature_alignment(fake_features.float(), real_features.float(), reduction="mean")
+                terms["feat"] = feat.detach()
+                loss = loss + c.alpha_feat * feat
+        return loss, terms
+
+    # ---- label-free monitoring ----------------------------------------------------------------
+    @torch.no_grad()
+    def translate_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
+        """Translations in [0, 1] (eval mode), batched."""
+        was_training = self.translator.training
+        self.translator.eval()
+        out = [self.translator(self.target_unit(images, chunk)).float()
+               for chunk in indices.split(_EVAL_BATCH)]
+        self.translator.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, 3, 1, 1, device=self.device)
+
+    @torch.no_grad()
+    def source_outputs(self, rgb_unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probs, feats = [], []
+        for chunk in rgb_unit.split(_EVAL_BATCH):
+            logits, features = self.source(self.normalise(chunk))
+            probs.append(torch.softmax(logits.float(), 1))
+            feats.append(features.float())
+        return torch.cat(probs), torch.cat(feats)
+
+    @torch.no_grad()
+    def monitor(self, holdout: torch.Tensor, tr_sample: torch.Tensor) -> dict:
+        record: dict = {}
+        if len(holdout):
+            fake = self.translate_unit(self.data.ti_target, holdout)
+            real = self.rgb_unit(holdout)
+            mse01 = torch.mean((fake - real) ** 2).item()
+            record["val_rec"] = reconstruction_mse(self.normalise(fake), self.normalise(real)).item()
+            record["val_psnr"] = psnr(mse01)
+            agree = self.source_outputs(fake)[0].argmax(1) == self.source_outputs(real)[0].argmax(1)
+            record["val_source_agreement"] = agree.float().mean().item()
+        probs = self.source_outputs(self.translate_unit(self.data.tr_target, tr_sample))[0]
+        record["tr_mean_entropy"] = mean_entropy(probs).item()
+        record["tr_marginal_entropy"] = marginal_entropy(probs).item()
+        record.update({f"t_{k}": v for k, v in self.translator.stats().items()})
+        return record
+
+    @torch.no_grad()
+    def identity_baseline(self, holdout: torch.Tensor) -> dict:
+        """L_rec and PSNR of simply replicating the target image to 3 channels: what T must beat."""
+        if not len(holdout):
+            return {}
+        replicate = self.target_unit(self.data.ti_target, holdout).expand(-1, 3, -1, -1)
+        real = self.rgb_unit(holdout)
+        return {"identity_val_rec": reconstruction_mse(self.normalise(replicate), self.normalise(real)).item(),
+                "identity_val_psnr": psnr(torch.mean((replicate - real) ** 2).item())}
+
+
+def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device) -> BridgeResult:
+    config.check()
+    generator = seed_everything(config.seed)
+    bridge = Bridge(source, data, config, device)
+    train_rows, holdout_rows = _split_holdout(len(data.ti_rgb), config.holdout_fraction, config.seed)
+    holdout = torch.from_numpy(holdout_rows)
+    tr_sample = torch.randperm(len(data.tr_target), generator=generator)[:_TR_MONITOR].sort().values
+
+    optimizer = torch.optim.Adam(bridge.translator.parameters(), lr=config.lr, betas=(0.5, 0.999))
+    d_optimizer = (torch.optim.Adam(bridge.discriminator.parameters(), lr=config.d_lr, betas=(0.5, 0.999))
+                   if bridge.discriminator is not None else None)
+    steps = max(1, math.ceil(len(train_rows) / config.batch_size))
+    state: dict = {"ti": [], "tr": []}
+
+    def on_epoch_start(epoch: int) -> None:
+        state["ti"] = [torch.from_numpy(train_rows)[b]
+                       for b in index_batches(len(train_rows), config.batch_size, True, generator)]
+        # TR batches cycle through a fresh permutation, as many as there are TI batches
+        tr_order = torch.cat([torch.randperm(len(data.tr_target), generator=generator)
+                              for _ in range(math.ceil(steps * config.batch_size / len(data.tr_target)))])
+        state["tr"] = list(tr_order[: steps * config.batch_size].split(config.batch_size))
+
+    def step(epoch: int, i: int):
+        return bridge.step(state["ti"][i], state["tr"][i], trainer, d_optimizer)
+
+    trainer = Trainer(device, config.precision, EpochLog("bridge"))
+    baseline = bridge.identity_baseline(holdout)
+    log = trainer.fit(epochs=config.epochs, steps_per_epoch=steps, step=step, optimizer=optimizer,
+                      on_epoch_end=lambda epoch: {**bridge.monitor(holdout, tr_sample), **baseline},
+                      description="bridge")
+    bridge.translator.eval()
+    return BridgeResult(bridge.translator, asdict(config), log, holdout_rows)
+
+
+@torch.no_grad()
+def translate_all(
+    translator: Translator, source: Classifier, target_recipe: EncodingRecipe, source_recipe: EncodingRecipe,
+    images: NativeImages, device: torch.device, batch_size: int = _EVAL_BATCH,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Translate every image: (uint8 RGB (N, 3, S, S), source probs (N, K), source features (N, D)).
+
+    The source model reads the uint8-quantised translation, exactly what the translated pack stores,
+    so that scoring the pack's images later reproduces the stored probabilities.
+    """
+    translator.to(device).eval()
+    source.to(device).eval()
+    rgb, probs, feats = [], [], []
+    for indices in index_batches(len(images), batch_size, shuffle=False):
+        unit = translator(target_recipe.to_unit(images.images[indices].to(device))).float()
+        quantised = (unit.clamp(0, 1) * 255).round()
+        logits, features = source(source_recipe.normalise(quantised / 255.0))
+        rgb.append(quantised.byte().cpu())
+        probs.append(torch.softmax(logits.float(), 1).cpu())
+        feats.append(features.float().cpu())
+    return torch.cat(rgb).numpy(), torch.cat(probs).numpy(), torch.cat(feats).numpy()

@@ -1,0 +1,109 @@
+"""`xmt bridge` and `xmt translate` from files to files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xmt.data.batches import NativeImages, load_native
+from xmt.data.readers import ImageSet
+from xmt.data.translated import write_translated_pack
+from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.jsonlog import write_jsonl
+from xmt.errors import UserError
+from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge, translate_all
+from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator, save_translator
+from xmt.preview import save_grid, to_rgb_uint8
+from xmt.stages.inputs import (check_target_modality, open_target_images, open_ti_pack, scoring_labels,
+                               target_recipe)
+
+PREVIEW_ROWS = 8
+
+
+@dataclass
+class BridgeOutputs:
+    folder: Path
+    translator: Path
+    translated: Path
+    preview: Path
+    log: Path
+    final: dict
+
+
+def write_translations(out: Path, translator: LoadedTranslator, source: LoadedModel, images: ImageSet,
+                       native: NativeImages, device: torch.device, force: bool = False) -> Path:
+    """Translate every image and write the translated pack (shared by bridge and translate)."""
+    rgb, probs, features = translate_all(translator.translator, source.model, translator.target_recipe,
+                                         source.recipe, native, device)
+    provenance = {"inputs": {
+        "source_model": {"path": str(source.path), "sha256": source.sha256},
+        "translator": {"path": str(translator.path), "sha256": translator.sha256},
+        "target_data": images.provenance(),
+    }}
+    return write_translated_pack(out, rgb, probs, features, scoring_labels(images, source.classes),
+                                 list(images.paths), source.classes, provenance, force)
+
+
+def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarray, device) -> Path:
+    rows = torch.from_numpy(holdout[:PREVIEW_ROWS])
+    if not len(rows):
+        rows = torch.arange(min(PREVIEW_ROWS, len(data.ti_rgb)))
+    unit = data.target_recipe.to_unit(data.ti_target.images[rows].to(device))
+    with torch.no_grad():
+        fake = bridge_translator.to(device).eval()(unit).float()
+    real = data.ti_rgb.images[rows].float() / 255.0
+    return save_grid([to_rgb_uint8(unit), to_rgb_uint8(fake), to_rgb_uint8(real)], path)
+
+
+def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
+               device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
+               workers: int = 0, force: bool = False, cli_options: dict | None = None) -> BridgeOutputs:
+    check_target_modality(target)
+    check_output_free(out, force)
+    config.check()
+    source = load_model(source_model, kinds=("source-model",))
+    if source.modality != "rgb":
+        raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
+    size = source.recipe.size
+    ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
+    tr_set = open_target_images(target_data, target, size, depth_scale_mm)
+    recipe = target_recipe(target, ti_target_set, size, depth_range_m)
+    data = BridgeData(
+        ti_rgb=load_native(ti_rgb_set, source.recipe, workers),
+        ti_target=load_native(ti_target_set, recipe, workers),
+        tr_target=load_native(tr_set, recipe, workers),
+        source_recipe=source.recipe, target_recipe=recipe,
+    )
+    result = train_bridge(source.model, data, config, device)
+    provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
+                             "ti": ti_rgb_set.provenance(), "target_data": tr_set.provenance()}}
+    with atomic_output(out, force) as tmp:
+        tmp.mkdir()
+        save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
+                        source_recipe=source.recipe, config={**result.config, "cli": cli_options or {}},
+                        provenance=provenance)
+        translator = load_translator(tmp / "translator.safetensors")
+        translator.path = out / "translator.safetensors"  # where it will live once renamed
+        write_translations(tmp / "translated.h5", translator, source, tr_set, data.tr_target, device)
+        _preview(tmp / "preview.png", result.translator, data, result.holdout, device)
+        write_jsonl(tmp / "bridge.jsonl", result.log)
+    return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
+                         out / "bridge.jsonl", result.log[-1] if result.log else {})
+
+
+def run_translate(*, translator_path: Path, source_model: Path, data: Path, out: Path, device: torch.device,
+                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False) -> Path:
+    check_output_free(out, force)
+    translator = load_translator(translator_path)
+    source = load_model(source_model, kinds=("source-model",))
+    trained_with = translator.meta.get("provenance", {}).get("inputs", {}).get("source_model", {}).get("sha256")
+    if trained_with != source.sha256:
+        raise UserError(f"translator {translator_path} was trained with another source model "
+                        f"(sha256 {str(trained_with)[:12]}...)", path=source_model)
+    recipe = translator.target_recipe
+    images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm)
+    native = load_native(images, recipe, workers)
+    return write_translations(out, translator, source, images, native, device, force)
