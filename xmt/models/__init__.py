@@ -1,0 +1,1 @@
+"""Networks: classifiers, translators and discriminators."""
