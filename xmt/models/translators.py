@@ -31,6 +31,8 @@ class Translator(nn.Module):
     name: ClassVar[str]
     # H and W must be multiples of this (the total downsampling factor).
     size_multiple: int = 1
+    # Constructor arguments, recorded by each subclass for config().
+    _config: dict[str, Any]
 
     def aux_loss(self) -> Tensor:
         """Extra training loss from the last forward; zero for translators without one."""
@@ -42,7 +44,7 @@ class Translator(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments that rebuild this translator."""
-        raise NotImplementedError
+        return dict(self._config)
 
     def _check_input(self, x: Tensor) -> None:
         if x.dim() != 4:
@@ -64,7 +66,7 @@ class LightTranslator(Translator):
 
     def __init__(self, in_channels: int = 1, hidden: int = 16):
         super().__init__()
-        self.in_channels, self.hidden = in_channels, hidden
+        self._config = {"in_channels": in_channels, "hidden": hidden}
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),  # BN's shift makes a bias redundant
             nn.BatchNorm2d(hidden),
@@ -77,9 +79,6 @@ class LightTranslator(Translator):
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
         return self.net(x)
-
-    def config(self) -> dict[str, Any]:
-        return {"in_channels": self.in_channels, "hidden": self.hidden}
 
 
 def _conv_norm_act(
@@ -110,6 +109,11 @@ class _UNetUp(nn.Module):
         return self.fuse(torch.cat([self.up(x), skip], dim=1))
 
 
+def _level_widths(base_channels: int, levels: int) -> list[int]:
+    """Channels at each resolution level: doubling per level, capped at 8x as in pix2pix."""
+    return [base_channels * 2 ** min(level, 3) for level in range(levels + 1)]
+
+
 class UNetTranslator(Translator):
     """pix2pix-style U-Net: ``depth`` stride-2 levels, widths base * 2**level capped at 8 * base."""
 
@@ -119,9 +123,9 @@ class UNetTranslator(Translator):
         super().__init__()
         if depth < 1:
             raise ValueError(f"unet depth must be at least 1, got {depth}")
-        self.in_channels, self.base_channels, self.depth = in_channels, base_channels, depth
+        self._config = {"in_channels": in_channels, "base_channels": base_channels, "depth": depth}
         self.size_multiple = 2**depth
-        widths = [base_channels * 2 ** min(level, 3) for level in range(depth + 1)]
+        widths = _level_widths(base_channels, depth)
 
         def leaky() -> nn.Module:
             return nn.LeakyReLU(0.2, inplace=True)
@@ -145,9 +149,6 @@ class UNetTranslator(Translator):
         for up in self.ups:
             h = up(h, skips.pop())
         return self.head(h)
-
-    def config(self) -> dict[str, Any]:
-        return {"in_channels": self.in_channels, "base_channels": self.base_channels, "depth": self.depth}
 
 
 # k-means sees at most this many encoder outputs per code: enough for stable centroids, bounded memory.
@@ -190,10 +191,13 @@ class VectorQuantizer(nn.Module):
     after every change, so all replicas keep the same codebook.
     """
 
-    def __init__(self, codebook_size: int, embed_dim: int, beta: float, restart_after: int, kmeans_iterations: int):
+    def __init__(
+        self, codebook_size: int, embed_dim: int, beta: float, restart_after: int, kmeans_iterations: int
+    ):
         super().__init__()
         self.beta, self.restart_after, self.kmeans_iterations = beta, restart_after, kmeans_iterations
-        self.codebook = nn.Parameter(torch.empty(codebook_size, embed_dim).uniform_(-1 / codebook_size, 1 / codebook_size))
+        bound = 1 / codebook_size  # VQ-VAE's initial range; k-means replaces it at the first training step
+        self.codebook = nn.Parameter(torch.empty(codebook_size, embed_dim).uniform_(-bound, bound))
         self.register_buffer("initialised", torch.tensor(False))
         self.register_buffer("steps_unused", torch.zeros(codebook_size, dtype=torch.long))
         self.register_buffer("restarts_total", torch.zeros((), dtype=torch.long))
@@ -293,7 +297,7 @@ class VQTranslator(Translator):
     """Small VQGAN-style translator: conv encoder, codebook, conv decoder.
 
     The encoder downsamples by ``downsample`` (a power of two; 64x64 -> 16x16 latents by default) with
-    widths (base, 2 * base, 2 * base, ...), like VQGAN's channel multipliers (1, 2, 2).
+    widths doubling per level as in the U-Net (32, 64, 128 by default).
     aux_loss() is the codebook + commitment loss of the last forward; add it after every forward.
     """
 
@@ -302,7 +306,7 @@ class VQTranslator(Translator):
     def __init__(
         self,
         in_channels: int = 1,
-        base_channels: int = 64,
+        base_channels: int = 32,
         embed_dim: int = 64,
         codebook_size: int = 256,
         downsample: int = 4,
@@ -320,7 +324,7 @@ class VQTranslator(Translator):
         }
         self.size_multiple = downsample
         levels = downsample.bit_length() - 1
-        widths = [base_channels * min(2**level, 2) for level in range(levels + 1)]
+        widths = _level_widths(base_channels, levels)
         silu = nn.SiLU
 
         self.encoder = nn.Sequential(
@@ -354,9 +358,6 @@ class VQTranslator(Translator):
 
     def stats(self) -> dict[str, float]:
         return self.quantizer.stats()
-
-    def config(self) -> dict[str, Any]:
-        return dict(self._config)
 
 
 TRANSLATORS: dict[str, type[Translator]] = {
