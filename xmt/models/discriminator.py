@@ -46,7 +46,10 @@ class PatchDiscriminator(nn.Module):
             "norm": norm, "spectral_norm": spectral_norm,
         }
         widths = [in_channels] + [base_channels * min(2**i, 8) for i in range(n_layers + 1)]
-        layers: list[nn.Module] = [nn.Conv2d(widths[0], widths[1], 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(widths[0], widths[1], 4, stride=2, padding=1),
+            nn.LeakyReLU(0.2, True),
+        ]
         for i in range(1, n_layers + 1):
             stride = 2 if i < n_layers else 1
             # A norm that subtracts the channel mean cancels a conv bias, so only the norm-free variant has one.
@@ -64,6 +67,11 @@ class PatchDiscriminator(nn.Module):
                     apply_spectral_norm(layer)
 
     def forward(self, x: Tensor) -> Tensor:
+        min_size = 3 * 2 ** self._config["n_layers"]  # smaller inputs leave no logit after the last conv
+        if min(x.shape[-2:]) < min_size:
+            raise ValueError(
+                f"discriminator needs H and W of at least {min_size}, got {x.shape[-2]}x{x.shape[-1]}"
+            )
         return self.model(x)
 
     def config(self) -> dict[str, Any]:
