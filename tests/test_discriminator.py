@@ -13,6 +13,15 @@ from xmt.models.discriminator import NORMS, PatchDiscriminator, build_discrimina
 NORM_LAYERS = (nn.InstanceNorm2d, nn.BatchNorm2d)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny: one thread is fastest, and does not stall when other work shares the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("n_layers", [2, 3])
 @pytest.mark.parametrize("height, width", [(32, 32), (64, 64), (64, 96), (128, 128)])
 def test_one_logit_per_patch(n_layers, height, width):
@@ -21,6 +30,12 @@ def test_one_logit_per_patch(n_layers, height, width):
     grid = (height // 2**n_layers - 2, width // 2**n_layers - 2)
     assert logits.shape == (2, 1, *grid)
     assert logits[0].numel() == grid[0] * grid[1]  # 36 patches for a 64x64 image at the default depth
+
+
+def test_smallest_input_and_too_small_input():
+    assert build_discriminator()(torch.randn(1, 3, 24, 24)).shape == (1, 1, 1, 1)
+    with pytest.raises(ValueError, match="at least 24"):
+        build_discriminator()(torch.randn(1, 3, 16, 16))
 
 
 def test_logits_are_raw_not_squashed():
@@ -81,7 +96,9 @@ def test_gradients_reach_every_parameter():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("options", [{}, {"norm": "batch"}, {"norm": "none", "n_layers": 2}, {"spectral_norm": True}])
+@pytest.mark.parametrize(
+    "options", [{}, {"norm": "batch"}, {"norm": "none", "n_layers": 2}, {"spectral_norm": True}]
+)
 def test_rebuild_from_config_gives_identical_outputs(options):
     torch.manual_seed(0)
     original = build_discriminator(base_channels=16, **options)
