@@ -1,0 +1,372 @@
+"""Translators: a single-channel target-modality image in, a source-like RGB image in [0, 1] out.
+
+Every translator is rebuilt from JSON metadata with ``build_translator(t.name, **t.config())``;
+its weights then load strictly from the state_dict.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+def init_pix2pix_weights(module: nn.Module) -> None:
+    """pix2pix initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)
+
+
+class Translator(nn.Module):
+    """Base class: maps (N, in_channels, H, W) value-scaled target images to (N, 3, H, W) RGB in [0, 1]."""
+
+    name: ClassVar[str]
+    # H and W must be multiples of this (the total downsampling factor).
+    size_multiple: int = 1
+    # Constructor arguments, recorded by each subclass for config().
+    _config: dict[str, Any]
+
+    def aux_loss(self) -> Tensor:
+        """Extra training loss from the last forward; zero for translators without one."""
+        return next(self.parameters()).new_zeros(())
+
+    def stats(self) -> dict[str, float]:
+        """Figures worth logging after a forward; none by default."""
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        """JSON-serialisable constructor arguments that rebuild this translator."""
+        return dict(self._config)
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError(f"{self.name} translator expects (N, C, H, W) input, got shape {tuple(x.shape)}")
+        height, width = x.shape[-2:]
+        if height % self.size_multiple or width % self.size_multiple:
+            raise ValueError(
+                f"{self.name} translator needs H and W divisible by {self.size_multiple}, got {height}x{width}"
+            )
+
+
+class LightTranslator(Translator):
+    """The paper's translator, "an FC layer, a BN layer and a Conv layer".
+
+    Read as a per-pixel 1x1 conv lift to ``hidden`` channels, BatchNorm, ReLU, then a 3x3 conv to RGB.
+    """
+
+    name = "light"
+
+    def __init__(self, in_channels: int = 1, hidden: int = 16):
+        super().__init__()
+        self._config = {"in_channels": in_channels, "hidden": hidden}
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),  # BN's shift makes a bias redundant
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, 3, kernel_size=3, padding=1),
+            nn.Sigmoid(),
+        )
+        init_pix2pix_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return self.net(x)
+
+
+def _conv_norm_act(
+    in_channels: int, out_channels: int, norm: Callable[[int], nn.Module], activation: nn.Module, stride: int = 1
+) -> nn.Sequential:
+    """3x3 conv (or 4x4 stride-2 conv when downsampling, as pix2pix), norm, activation."""
+    kernel_size = 4 if stride == 2 else 3
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=1, bias=False),
+        norm(out_channels),
+        activation,
+    )
+
+
+class _UNetUp(nn.Module):
+    """Upsample x2 and conv to halve the width, concatenate the skip, conv again."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        # Bilinear upsampling + conv instead of a transposed conv avoids checkerboard artefacts.
+        self.up = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            _conv_norm_act(in_channels, out_channels, nn.BatchNorm2d, nn.ReLU(inplace=True)),
+        )
+        self.fuse = _conv_norm_act(2 * out_channels, out_channels, nn.BatchNorm2d, nn.ReLU(inplace=True))
+
+    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        return self.fuse(torch.cat([self.up(x), skip], dim=1))
+
+
+def _level_widths(base_channels: int, levels: int) -> list[int]:
+    """Channels at each resolution level: doubling per level, capped at 8x as in pix2pix."""
+    return [base_channels * 2 ** min(level, 3) for level in range(levels + 1)]
+
+
+class UNetTranslator(Translator):
+    """pix2pix-style U-Net: ``depth`` stride-2 levels, widths base * 2**level capped at 8 * base."""
+
+    name = "unet"
+
+    def __init__(self, in_channels: int = 1, base_channels: int = 32, depth: int = 3):
+        super().__init__()
+        if depth < 1:
+            raise ValueError(f"unet depth must be at least 1, got {depth}")
+        self._config = {"in_channels": in_channels, "base_channels": base_channels, "depth": depth}
+        self.size_multiple = 2**depth
+        widths = _level_widths(base_channels, depth)
+
+        def leaky() -> nn.Module:
+            return nn.LeakyReLU(0.2, inplace=True)
+
+        self.stem = _conv_norm_act(in_channels, widths[0], nn.BatchNorm2d, leaky())
+        self.downs = nn.ModuleList(
+            nn.Sequential(_conv_norm_act(widths[i], widths[i + 1], nn.BatchNorm2d, leaky(), stride=2),
+                          _conv_norm_act(widths[i + 1], widths[i + 1], nn.BatchNorm2d, leaky()))
+            for i in range(depth)
+        )
+        self.ups = nn.ModuleList(_UNetUp(widths[i + 1], widths[i]) for i in reversed(range(depth)))
+        self.head = nn.Sequential(nn.Conv2d(widths[0], 3, kernel_size=1), nn.Sigmoid())
+        init_pix2pix_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        skips = [self.stem(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        h = skips.pop()
+        for up in self.ups:
+            h = up(h, skips.pop())
+        return self.head(h)
+
+
+# k-means sees at most this many encoder outputs per code: enough for stable centroids, bounded memory.
+_KMEANS_POINTS_PER_CODE = 64
+
+
+def _squared_distances(points: Tensor, codes: Tensor) -> Tensor:
+    """(P, D) x (K, D) -> (P, K) squared Euclidean distances."""
+    return points.pow(2).sum(1, keepdim=True) - 2 * points @ codes.T + codes.pow(2).sum(1)
+
+
+def _kmeans(points: Tensor, k: int, iterations: int) -> Tensor:
+    """Lloyd's algorithm from k random points (drawn with replacement when there are fewer than k)."""
+    n = points.shape[0]
+    if n >= k:
+        start = torch.randperm(n, device=points.device)[:k]
+    else:
+        start = torch.randint(n, (k,), device=points.device)
+    centroids = points[start]
+    for _ in range(iterations):
+        assignment = _squared_distances(points, centroids).argmin(1)
+        counts = torch.bincount(assignment, minlength=k)
+        sums = torch.zeros_like(centroids).index_add_(0, assignment, points)
+        # An empty cluster keeps its centroid; dead-code restart revives it if it stays unused.
+        centroids = torch.where((counts > 0)[:, None], sums / counts.clamp(min=1)[:, None], centroids)
+    return centroids
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+class VectorQuantizer(nn.Module):
+    """Nearest-code quantisation with a straight-through gradient, k-means init and dead-code restart.
+
+    In training mode only: the first forward initialises the codebook by k-means on the encoder outputs
+    (once; the ``initialised`` buffer survives a state_dict round trip), and a code unused for
+    ``restart_after`` consecutive training forwards is reset, at the next one, to a random encoder output.
+    Under torch.distributed, usage counts are summed over ranks and rank 0's codebook is broadcast
+    after every change, so all replicas keep the same codebook.
+    """
+
+    def __init__(
+        self, codebook_size: int, embed_dim: int, beta: float, restart_after: int, kmeans_iterations: int
+    ):
+        super().__init__()
+        self.beta, self.restart_after, self.kmeans_iterations = beta, restart_after, kmeans_iterations
+        bound = 1 / codebook_size  # VQ-VAE's initial range; k-means replaces it at the first training step
+        self.codebook = nn.Parameter(torch.empty(codebook_size, embed_dim).uniform_(-bound, bound))
+        self.register_buffer("initialised", torch.tensor(False))
+        self.register_buffer("steps_unused", torch.zeros(codebook_size, dtype=torch.long))
+        self.register_buffer("restarts_total", torch.zeros((), dtype=torch.long))
+        self.loss: Tensor | None = None  # set by every forward
+        self.last_stats: dict[str, Tensor | float] = {}
+
+    def forward(self, z: Tensor) -> Tensor:
+        # Nearest-code search and k-means in float32 even under autocast: bf16 distances pick wrong codes.
+        with torch.autocast(z.device.type, enabled=False):
+            return self._quantize(z)
+
+    def _quantize(self, z: Tensor) -> Tensor:
+        n, d, h, w = z.shape
+        flat = z.permute(0, 2, 3, 1).reshape(-1, d).float()
+        restarted = 0
+        if self.training:
+            with torch.no_grad():
+                if not self.initialised:
+                    self._kmeans_init(flat)
+                restarted = self._restart_dead_codes(flat)
+        with torch.no_grad():
+            indices = _squared_distances(flat, self.codebook).argmin(1)
+        quantized = nn.functional.embedding(indices, self.codebook)
+        # Codebook term pulls codes to encoder outputs; the beta-weighted commitment term the reverse.
+        self.loss = nn.functional.mse_loss(quantized, flat.detach()) + self.beta * nn.functional.mse_loss(
+            flat, quantized.detach()
+        )
+        counts = torch.bincount(indices, minlength=self.codebook.shape[0])
+        if self.training:
+            counts = self._update_usage(counts)
+        self._record_stats(counts, restarted)
+        straight_through = flat + (quantized - flat).detach()
+        return straight_through.reshape(n, h, w, d).permute(0, 3, 1, 2).to(z.dtype)
+
+    def _kmeans_init(self, flat: Tensor) -> None:
+        k = self.codebook.shape[0]
+        sample = flat[torch.randperm(flat.shape[0], device=flat.device)[: _KMEANS_POINTS_PER_CODE * k]]
+        self.codebook.data.copy_(_kmeans(sample, k, self.kmeans_iterations))
+        self.initialised.fill_(True)
+        self.steps_unused.zero_()
+        self._sync_codebook()
+
+    def _restart_dead_codes(self, flat: Tensor) -> int:
+        dead = self.steps_unused >= self.restart_after
+        n_dead = int(dead.sum())
+        if n_dead:
+            self.codebook.data[dead] = flat[torch.randint(flat.shape[0], (n_dead,), device=flat.device)]
+            self.steps_unused[dead] = 0
+            self.restarts_total += n_dead
+            self._sync_codebook()
+        return n_dead
+
+    def _update_usage(self, counts: Tensor) -> Tensor:
+        if _distributed():
+            torch.distributed.all_reduce(counts)
+        self.steps_unused.copy_(torch.where(counts > 0, 0, self.steps_unused + 1))
+        return counts
+
+    def _sync_codebook(self) -> None:
+        if _distributed():
+            torch.distributed.broadcast(self.codebook.data, src=0)
+
+    def _record_stats(self, counts: Tensor, restarted: int) -> None:
+        probabilities = counts.float() / counts.sum()
+        entropy = -(probabilities * probabilities.clamp(min=1e-10).log()).sum()
+        self.last_stats = {
+            "codebook_usage": (counts > 0).float().mean(),
+            "perplexity": entropy.exp(),
+            "codes_restarted": float(restarted),
+        }
+
+    def stats(self) -> dict[str, float]:
+        figures = {name: float(value) for name, value in self.last_stats.items()}
+        return figures | {"codes_restarted_total": float(self.restarts_total)}
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    # VQGAN's 32 groups, fewer when the width is not a multiple of 32.
+    return nn.GroupNorm(math.gcd(32, channels), channels)
+
+
+class _ResBlock(nn.Module):
+    """Pre-activation residual block (GroupNorm, SiLU, 3x3 conv, twice), as in VQGAN."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            _group_norm(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+            _group_norm(channels), nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class VQTranslator(Translator):
+    """Small VQGAN-style translator: conv encoder, codebook, conv decoder.
+
+    The encoder downsamples by ``downsample`` (a power of two; 64x64 -> 16x16 latents by default) with
+    widths doubling per level as in the U-Net (32, 64, 128 by default).
+    aux_loss() is the codebook + commitment loss of the last forward; add it after every forward.
+    """
+
+    name = "vq"
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        base_channels: int = 32,
+        embed_dim: int = 64,
+        codebook_size: int = 256,
+        downsample: int = 4,
+        beta: float = 0.25,
+        restart_after: int = 100,
+        kmeans_iterations: int = 10,
+    ):
+        super().__init__()
+        if downsample < 2 or downsample & (downsample - 1):
+            raise ValueError(f"vq downsample must be a power of two >= 2, got {downsample}")
+        self._config = {
+            "in_channels": in_channels, "base_channels": base_channels, "embed_dim": embed_dim,
+            "codebook_size": codebook_size, "downsample": downsample, "beta": beta,
+            "restart_after": restart_after, "kmeans_iterations": kmeans_iterations,
+        }
+        self.size_multiple = downsample
+        levels = downsample.bit_length() - 1
+        widths = _level_widths(base_channels, levels)
+        silu = nn.SiLU
+
+        self.encoder = nn.Sequential(
+            _conv_norm_act(in_channels, widths[0], _group_norm, silu()),
+            *(_conv_norm_act(widths[i], widths[i + 1], _group_norm, silu(), stride=2) for i in range(levels)),
+            _ResBlock(widths[-1]),
+            _group_norm(widths[-1]), silu(),
+            nn.Conv2d(widths[-1], embed_dim, kernel_size=1),
+        )
+        self.quantizer = VectorQuantizer(codebook_size, embed_dim, beta, restart_after, kmeans_iterations)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(embed_dim, widths[-1], kernel_size=3, padding=1),
+            _ResBlock(widths[-1]),
+            _group_norm(widths[-1]), silu(),
+            *(
+                nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                              _conv_norm_act(widths[i + 1], widths[i], _group_norm, silu()))
+                for i in reversed(range(levels))
+            ),
+            nn.Conv2d(widths[0], 3, kernel_size=3, padding=1),
+            nn.Sigmoid(),
+        )
+        init_pix2pix_weights(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        return self.decoder(self.quantizer(self.encoder(x)))
+
+    def aux_loss(self) -> Tensor:
+        return super().aux_loss() if self.quantizer.loss is None else self.quantizer.loss
+
+    def stats(self) -> dict[str, float]:
+        return self.quantizer.stats()
+
+
+TRANSLATORS: dict[str, type[Translator]] = {
+    cls.name: cls for cls in (LightTranslator, UNetTranslator, VQTranslator)
+}
+
+
+def build_translator(name: str, **kwargs: Any) -> Translator:
+    """Create a translator by registry name; kwargs are its constructor arguments (see its config())."""
+    if name not in TRANSLATORS:
+        raise ValueError(f"unknown translator {name!r}; known: {', '.join(sorted(TRANSLATORS))}")
+    return TRANSLATORS[name](**kwargs)
