@@ -38,11 +38,12 @@ def _root(
 
 
 def _register() -> None:
-    from xmt.cli import bridge, evaluate, inspect, predict, train_source, translate
+    from xmt.cli import bridge, evaluate, inspect, predict, train_source, transfer, translate
 
     app.command("train-source")(train_source.command)
     app.command("bridge")(bridge.command)
     app.command("translate")(translate.command)
+    app.command("transfer")(transfer.command)
     app.command("evaluate")(evaluate.command)
     app.command("predict")(predict.command)
     app.command("inspect")(inspect.command)

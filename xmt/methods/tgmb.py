@@ -261,7 +261,7 @@ def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, dev
     trainer = Trainer(device, config.precision, EpochLog("bridge"))
     baseline = bridge.identity_baseline(holdout)
     log = trainer.fit(epochs=config.epochs, steps_per_epoch=steps, step=step, optimizer=optimizer,
-                      on_epoch_end=lambda epoch: {**bridge.monitor(holdout, tr_sample), **baseline},
+                      on_epoch_start=on_epoch_start, on_epoch_end=lambda epoch: {**bridge.monitor(holdout, tr_sample), **baseline},
                       description="bridge")
     bridge.translator.eval()
     return BridgeResult(bridge.translator, asdict(config), log, holdout_rows)

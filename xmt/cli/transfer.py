@@ -1,0 +1,83 @@
+"""xmt transfer: train the target-modality model (TGKT, or the baselines SHOT, SOCKET, source-only, oracle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
+                            QuietOption, SeedOption, WorkersOption, emit, options_of, setup)
+from xmt.errors import UserError
+from xmt.methods.adapt import AdaptConfig
+from xmt.methods.tgkt import TgktObjective
+from xmt.stages.transfer import run_transfer
+
+A = AdaptConfig()
+T = TgktObjective()
+TGKT_OPTIONS = ("beta_kl", "temperature", "beta_f", "feature_reduction", "beta_self", "confidence", "beta_im", "beta_bn")
+
+
+def command(
+    source_model: Annotated[Path, typer.Option("--source-model", help="The RGB source model (.safetensors).")],
+    target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images (folder, list file "
+                                              "or pack). Labels, if present, are read only by --method oracle.")],
+    target: Annotated[str, typer.Option("--target", help="Target modality: depth, nir or thermal.")] = "depth",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Target model to write; its log goes beside it (.jsonl).")]
+    = Path("target.safetensors"),
+    method: Annotated[str, typer.Option(help="tgkt (the paper's), shot, socket, source-only (no training) or oracle "
+                                        "(trains on TARGET labels: an upper bound, not a method).")] = "tgkt",
+    translated: Annotated[Optional[Path], typer.Option(help="translated.h5 from xmt bridge (tgkt's L_KL).")] = None,
+    ti: Annotated[Optional[Path], typer.Option(help="Paired TI pack from xmt prepare-ti (tgkt's L_f, socket's L_TI).")]
+    = None,
+    beta_kl: Annotated[float, typer.Option(help="tgkt: weight of L_KL, distilling the source model's predictions "
+                                           "on the translations.")] = T.beta_kl,
+    temperature: Annotated[float, typer.Option(help="tgkt: distillation temperature.")] = T.temperature,
+    beta_f: Annotated[float, typer.Option(help="tgkt: weight of L_f, TI-guided feature alignment.")] = T.beta_f,
+    feature_reduction: Annotated[str, typer.Option(help="tgkt: L_f as frobenius (SOCKET's L_TI) or mean (per-sample "
+                                                   "L2).")] = T.feature_reduction,
+    beta_self: Annotated[float, typer.Option(help="tgkt: weight of L_self, clustering pseudo-labels.")] = T.beta_self,
+    confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="tgkt: drop pseudo-labels whose probability is "
+                                              "below this.")] = T.confidence,
+    beta_im: Annotated[float, typer.Option(help="tgkt: weight of SHOT's information maximisation.")] = T.beta_im,
+    beta_bn: Annotated[float, typer.Option(help="tgkt: weight of SOCKET's BatchNorm-statistics term.")] = T.beta_bn,
+    epochs: Annotated[int, typer.Option(min=1)] = A.epochs,
+    batch_size: Annotated[int, typer.Option(min=1)] = A.batch_size,
+    lr: Annotated[float, typer.Option(help="Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.")]
+    = A.lr,
+    backbone_lr_mult: Annotated[float, typer.Option(min=0.0)] = A.backbone_lr_mult,
+    weight_decay: Annotated[float, typer.Option(min=0.0)] = A.weight_decay,
+    augment: Annotated[bool, typer.Option(help="Random flips and shifts of TR images.")] = A.augment,
+    select: Annotated[str, typer.Option(help="Which epoch to keep: last, or im (lowest information-maximisation loss "
+                                        "on the TR images; label-free).")] = A.select,
+    channels: Annotated[str, typer.Option(help="One channel to three: replicate (as SOCKET) or colormap.")]
+    = "replicate",
+    depth_near: Annotated[float, typer.Option(help="Depth encoding range: near limit in metres.")] = 0.0,
+    depth_far: Annotated[float, typer.Option(help="Depth encoding range: far limit in metres.")] = 10.0,
+    depth_scale: DepthScaleOption = None,
+    seed: SeedOption = A.seed,
+    device: DeviceOption = "auto",
+    precision: PrecisionOption = A.precision,
+    workers: WorkersOption = 0,
+    force: ForceOption = False,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Train the target-modality model from the source model; writes a target-model checkpoint."""
+    options = options_of(locals())
+    torch_device = setup(quiet, device)
+    tgkt_settings = {name: options[name] for name in TGKT_OPTIONS}
+    changed = [name for name in TGKT_OPTIONS if tgkt_settings[name] != getattr(T, name)]
+    if method != "tgkt" and changed:
+        raise UserError(f"--{changed[0].replace('_', '-')} applies to --method tgkt only")
+    settings = AdaptConfig(epochs=epochs, batch_size=batch_size, lr=lr, backbone_lr_mult=backbone_lr_mult,
+                           weight_decay=weight_decay, augment=augment, select=select, seed=seed, precision=precision)
+    outputs = run_transfer(method=method, source_model=source_model, target_data=target_data, target=target, out=out,
+                           translated=translated, ti=ti, tgkt_settings=tgkt_settings, config=settings,
+                           device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
+                           depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options)
+    emit({"checkpoint": str(outputs.checkpoint), "log": str(outputs.log) if outputs.log else None,
+          "method": outputs.method, "selected_epoch": outputs.selected_epoch} if json_output
+         else str(outputs.checkpoint), json_output)

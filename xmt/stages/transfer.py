@@ -1,0 +1,124 @@
+"""`xmt transfer` from files to files: every method reads and writes the same artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from xmt.data.batches import NativeImages, load_native
+from xmt.data.encoding import EncodingRecipe
+from xmt.data.readers import ImageSet
+from xmt.data.translated import read_translated_pack
+from xmt.engine.atomic import check_output_free
+from xmt.engine.hashing import sha256_file
+from xmt.engine.jsonlog import write_jsonl
+from xmt.errors import UserError
+from xmt.methods.adapt import AdaptConfig, AdaptData, Objective, adapt
+from xmt.methods.inference import predict
+from xmt.methods.oracle import OracleObjective
+from xmt.methods.shot import ShotObjective
+from xmt.methods.socket import SocketObjective
+from xmt.methods.tgkt import TgktObjective
+from xmt.models.io import LoadedModel, load_model, save_model
+from xmt.stages.inputs import check_target_modality, open_target_images, open_ti_pack, target_recipe
+
+METHODS = ("tgkt", "shot", "socket", "source-only", "oracle")
+STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
+
+
+@dataclass
+class TransferOutputs:
+    checkpoint: Path
+    log: Path | None
+    method: str
+    selected_epoch: int | None
+
+
+def build_objective(method: str, tgkt_settings: dict) -> Objective | None:
+    if method not in METHODS:
+        raise UserError(f"--method {method}: expected one of {', '.join(METHODS)}")
+    return {"tgkt": lambda: TgktObjective(**tgkt_settings), "shot": ShotObjective, "socket": SocketObjective,
+            "oracle": OracleObjective, "source-only": lambda: None}[method]()
+
+
+def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -> EncodingRecipe:
+    """Normalise with the mean/std of (a sample of) the unlabelled TR images."""
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(images), generator=generator)[:STATISTICS_SAMPLE]
+    return recipe.with_statistics(images.images[sample].float())
+
+
+def check_translations(path: Path, source: LoadedModel, tr_set: ImageSet) -> torch.Tensor:
+    """The translated pack must come from this source model and these TR images, in this order."""
+    pack = read_translated_pack(path)
+    inputs = pack.provenance.get("inputs", {})
+    if inputs.get("source_model", {}).get("sha256") != source.sha256:
+        raise UserError(f"was made with another source model than {source.path}", path=path)
+    made_from = inputs.get("target_data", {})
+    if len(pack.probs) != len(tr_set) or made_from.get("sha256_paths") != tr_set.fingerprint():
+        raise UserError(f"translates other TR images than {tr_set.source} ({len(pack.probs)} images from "
+                        f"{made_from.get('path')}; given {len(tr_set)}), or in another order", path=path)
+    if pack.probs.shape[1] != len(source.classes):
+        raise UserError(f"holds {pack.probs.shape[1]}-class probabilities; the source model has "
+                        f"{len(source.classes)} classes", path=path)
+    return torch.from_numpy(pack.probs)
+
+
+def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: EncodingRecipe, device, workers):
+    if ti is None:
+        raise UserError("this method needs the paired TI pack: pass --ti ti.h5 (from xmt prepare-ti)")
+    rgb_set, target_set = open_ti_pack(ti, target, recipe.size)
+    ti_target = load_native(target_set, recipe, workers)
+    _, features = predict(source.model.to(device), source.recipe, load_native(rgb_set, source.recipe, workers), device)
+    return ti_target, features, rgb_set.provenance()
+
+
+def run_transfer(*, method: str, source_model: Path, target_data: Path, target: str, out: Path,
+                 translated: Path | None, ti: Path | None, tgkt_settings: dict, config: AdaptConfig,
+                 device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
+                 depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
+                 cli_options: dict | None = None) -> TransferOutputs:
+    check_target_modality(target)
+    objective = build_objective(method, tgkt_settings)
+    config.check()
+    log_path = out.with_suffix(".jsonl")
+    check_output_free(out, force)
+    if objective is not None:
+        check_output_free(log_path, force)
+    source = load_model(source_model, kinds=("source-model",))
+    if source.modality != "rgb":
+        raise UserError(f"is a {source.modality} model; transfer starts from the RGB source model", path=source_model)
+    tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm)
+    recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
+    labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
+    native = load_native(tr_set, recipe, workers)
+    native.labels = torch.full_like(native.labels, -1)  # no method reads TR labels from the data
+    recipe = fit_target_recipe(recipe, native, config.seed)
+    provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
+                             "target_data": tr_set.provenance()}}
+    data = AdaptData(tr=native, recipe=recipe)
+    if objective is not None and objective.uses_translations:
+        if translated is None:
+            raise UserError("tgkt distils the source model's predictions on bridge's translations: pass "
+                            "--translated translated.h5 (from xmt bridge), or --beta-kl 0")
+        data.teacher_probs = check_translations(translated, source, tr_set)
+        provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
+    if objective is not None and objective.uses_ti:
+        data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
+            ti, target, source, recipe, device, workers)
+
+    if objective is None:  # source-only: the source weights, reading the target modality
+        model, log, selected = source.model, [], None
+        settings = {"method": method}
+    else:
+        result = adapt(source.model, data, objective, config, device, labels)
+        model, log, selected = result.model, result.log, result.selected_epoch
+        settings = {"method": method, **result.config}
+        write_jsonl(log_path, log, force=force)
+    save_model(out, model, kind="target-model", classes=source.classes, recipe=recipe,
+               config={**settings, "cli": cli_options or {}}, provenance=provenance,
+               extra={"method": method, "oracle": method == "oracle", "selected_epoch": selected},
+               force=force)
+    return TransferOutputs(out, log_path if objective is not None else None, method, selected)
