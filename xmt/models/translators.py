@@ -311,7 +311,7 @@ class VQTranslator(Translator):
         codebook_size: int = 256,
         downsample: int = 4,
         beta: float = 0.25,
-        restart_after: int = 100,
+        restart_after: int = 20,
         kmeans_iterations: int = 10,
     ):
         super().__init__()
