@@ -1,4 +1,4 @@
-"""Translators: a single-channel target-modality image in, a source-like RGB image in [0, 1] out.
+"""Translators: a target-modality image (one channel by default) in, a source-like RGB image in [0, 1] out.
 
 Every translator is rebuilt from JSON metadata with ``build_translator(t.name, **t.config())``;
 its weights then load strictly from the state_dict.
