@@ -1,4 +1,4 @@
-"""Translators: a single-channel target-modality image in, a source-like RGB image in [0, 1] out.
+"""Translators: a target-modality image (one channel by default) in, a source-like RGB image in [0, 1] out.
 
 Every translator is rebuilt from JSON metadata with ``build_translator(t.name, **t.config())``;
 its weights then load strictly from the state_dict.
@@ -311,7 +311,7 @@ class VQTranslator(Translator):
         codebook_size: int = 256,
         downsample: int = 4,
         beta: float = 0.25,
-        restart_after: int = 100,
+        restart_after: int = 20,
         kmeans_iterations: int = 10,
     ):
         super().__init__()
