@@ -82,7 +82,7 @@ def test_pack_reads_back_what_the_folder_holds(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, 5000, (10, 12), dtype=np.uint16)).save(path)
     folder = open_image_set(tmp_path / "depth", "depth")
-    write_pack(tmp_path / "d.h5", {"depth": folder}, size=8, provenance={"test": True})
+    write_pack(tmp_path / "d.h5", {"depth": folder}, size=8, root=tmp_path, provenance={"test": True})
     pack = open_image_set(tmp_path / "d.h5", "depth")
     assert isinstance(pack, PackImageSet)
     assert pack.classes == folder.classes and pack.paths == folder.paths
