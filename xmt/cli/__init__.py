@@ -38,12 +38,14 @@ def _root(
 
 
 def _register() -> None:
-    from xmt.cli import evaluate, inspect, predict, train_source
+    from xmt.cli import evaluate, inspect, pack, predict, prepare_ti, train_source
 
     app.command("train-source")(train_source.command)
     app.command("evaluate")(evaluate.command)
     app.command("predict")(predict.command)
     app.command("inspect")(inspect.command)
+    app.command("prepare-ti")(prepare_ti.command)
+    app.command("pack")(pack.command)
 
 
 _register()

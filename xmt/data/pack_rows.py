@@ -34,12 +34,13 @@ class RowBlock:
 
 
 class RowReader:
-    """Reads rows of `sets` at `size`; the expected stored bit depth of each set is fixed up front."""
+    """Reads rows of `sets` at `size` (None: as stored); each set's expected bit depth is fixed up front."""
 
-    def __init__(self, sets: dict[str, ImageSet], size: int):
+    def __init__(self, sets: dict[str, ImageSet], size: int | None):
         self.sets = sets
         self.bits = {m: _expected_bits(s) for m, s in sets.items()}
-        self.recipes = {m: EncodingRecipe.for_modality(m, size=size, bit_depth=self._native_bits(m)) for m in sets}
+        self.recipes = None if size is None else {
+            m: EncodingRecipe.for_modality(m, size=size, bit_depth=self._native_bits(m)) for m in sets}
         self.dtypes = {m: np.dtype(f"uint{self._native_bits(m)}") for m in sets}
 
     def _native_bits(self, modality: str) -> int:
@@ -70,6 +71,7 @@ class RowReader:
         return RowBlock(start, stop, rows, stacked, problems.items)
 
     def _read_row(self, index: int, problems: Problems) -> dict[str, np.ndarray] | None:
+        """Row `index` in native units (resized by the recipes, if any), or None after reporting its problems."""
         native, found = {}, len(problems)
         for modality, image_set in self.sets.items():
             path = image_set.paths[index]
@@ -88,6 +90,8 @@ class RowReader:
                              f"{_size(image)} but its {first} partner {Path(self.sets[first].paths[index]).name} "
                              f"is {_size(reference)}")
                 return None
+        if self.recipes is None:
+            return native
         return {m: self.recipes[m].resize_image(image) for m, image in native.items()}
 
     def _check_bits(self, modality: str, stored: np.ndarray, path: str) -> None:

@@ -2,7 +2,7 @@
 
 Layout (schema 1; documented in docs/formats.md):
 
-    attrs   xmt_schema=1, kind ("images" | "paired" | "translated"), modalities (JSON list), size,
+    attrs   xmt_schema=1, kind ("images" | "translated"), modalities (JSON list), size,
             classes (JSON list or null), provenance (JSON), xmt_version
     images/<modality>   (N, C, H, W) uint8 or uint16, one sample per chunk, compressed;
                         attrs: units, bit_depth, stats (JSON: mean, std, valid_fraction)
@@ -104,6 +104,10 @@ class PackImageSet(ProcessLocalH5, ImageSet):
 
     def provenance(self) -> dict:
         return {**super().provenance(), "sha256": sha256_file(self.source)}
+
+    @property
+    def files_read_plainly(self) -> bool:
+        return False  # its samples are rows of the pack, not files
 
     def _images(self) -> h5py.Dataset:
         return self._h5(self.source)[f"images/{self.modality}"]
@@ -266,6 +270,8 @@ def write_pack(
                 _take(block, writer, kept, problems)
                 bar.advance(block.stop - block.start)
         problems.raise_unless(skip_bad, root)
+        if not kept:
+            raise UserError("no usable samples to pack", path=root)
         writer.finish(labels=first.labels[kept], paths={m: [s.paths[i] for i in kept] for m, s in sets.items()},
                       classes=first.classes, kind=kind, provenance=provenance, skipped=problems.items)
     return PackResult(Path(out), len(kept), list(problems.items))
@@ -281,11 +287,5 @@ def _take(block: RowBlock, writer: PackWriter, kept: list[int], problems: Proble
 
 def input_list_sha256(paths: list[str], root: str | Path) -> str:
     """sha256 of the sorted input paths, relative to `root` so that moving the data keeps it."""
-    base = Path(root)
-    relative = []
-    for path in paths:
-        try:
-            relative.append(str(Path(path).relative_to(base)))
-        except ValueError:
-            relative.append(path)
-    return sha256_lines(sorted(relative))
+    prefix = str(root)  # textual, so that samples inside a file ("x.mat#images/3") are covered too
+    return sha256_lines(sorted(p[len(prefix):].lstrip("/#") if p.startswith(prefix) else p for p in paths))

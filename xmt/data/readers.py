@@ -67,6 +67,11 @@ class ImageSet:
         recipe.check_native(array, path=self.paths[index])
         return recipe.resize_image(array)
 
+    @property
+    def files_read_plainly(self) -> bool:
+        """Whether a list of these files, read with no options, gives what this set reads."""
+        return self.depth_scale_mm is None
+
     def native_dtype(self) -> np.dtype:
         """The dtype of the first sample (uint8 or uint16), to build a matching recipe."""
         return self.read_raw(0).dtype
