@@ -43,7 +43,7 @@ def command(
     config: ConfigOption = None,
 ) -> None:
     """Check one modality's images and pack them into one HDF5 file (the TR target images, or RGB for train-source)."""
-    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers"))
+    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
     data, root = data.absolute(), root and root.absolute()
     check_output_free(out, force)

@@ -61,7 +61,7 @@ def command(
     config: ConfigOption = None,
 ) -> None:
     """Check paired TI data and pack it (RGB + target, row i one pair) into one HDF5 file."""
-    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers"))
+    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
     given = [name for name, value in (("--source/--target", source or target), ("--pairs", pairs),
                                       ("--format", format_name)) if value]
@@ -82,6 +82,9 @@ def command(
                        tr_classes and read_class_list(tr_classes, "--tr-classes"), problems)
     if tr_lists is not None and tr is None:
         raise UserError("--tr-lists needs TR classes: give --ti-classes, or --protocol socket with --format sunrgbd")
+    if not len(ti) and not problems:
+        apart = f" once the TR classes ({', '.join(tr.classes)}) are set apart" if tr is not None else ""
+        raise UserError(f"no TI pairs are left{apart}", path=base)
     if tr is not None:
         info(f"{len(tr)} TR pairs of {len(tr.classes)} classes ({', '.join(tr.classes)}) set apart from the TI data")
     lists = {}

@@ -121,7 +121,7 @@ def open_image_set(
     if not path.exists():
         raise UserError("no such file or folder", path=path)
     if path.is_dir():
-        return _from_folder(path, modality, depth_scale_mm, problems or Problems(strict=True))
+        return _from_folder(path, modality, depth_scale_mm, Problems(strict=True) if problems is None else problems)
     if path.suffix.lower() in PACK_SUFFIXES:
         from xmt.data.packs import PackImageSet
 
