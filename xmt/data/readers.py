@@ -72,10 +72,6 @@ class ImageSet:
         """Whether a list of these files, read with no options, gives what this set reads."""
         return self.depth_scale_mm is None
 
-    def native_dtype(self) -> np.dtype:
-        """The dtype of the first sample (uint8 or uint16), to build a matching recipe."""
-        return self.read_raw(0).dtype
-
     def fingerprint(self) -> str:
         """sha256 of the sample paths in order: identifies which images, in which order."""
         return sha256_lines(self.paths)
