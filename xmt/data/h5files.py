@@ -9,7 +9,11 @@ import h5py
 
 
 class ProcessLocalH5:
-    """Mixin: `_h5(path)` gives a read-only handle opened by the current process on first use."""
+    """Mixin: read-only handles opened by the current process on first use, datasets looked up once.
+
+    (Looking a dataset up by name costs more than reading a small chunk of it, so random access
+    one sample at a time keeps the dataset objects.)
+    """
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -19,6 +23,13 @@ class ProcessLocalH5:
     def _h5(self, path: str | Path) -> h5py.File:
         handle = self.__dict__.get("_h5_handle")
         if handle is None or handle[0] != os.getpid():
-            handle = (os.getpid(), h5py.File(path, "r"))
+            handle = (os.getpid(), h5py.File(path, "r"), {})
             self.__dict__["_h5_handle"] = handle
         return handle[1]
+
+    def _h5_dataset(self, path: str | Path, name: str) -> h5py.Dataset:
+        f = self._h5(path)
+        datasets = self.__dict__["_h5_handle"][2]
+        if name not in datasets:
+            datasets[name] = f[name]
+        return datasets[name]

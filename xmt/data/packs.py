@@ -110,7 +110,7 @@ class PackImageSet(ProcessLocalH5, ImageSet):
         return False  # its samples are rows of the pack, not files
 
     def _images(self) -> h5py.Dataset:
-        return self._h5(self.source)[f"images/{self.modality}"]
+        return self._h5_dataset(self.source, f"images/{self.modality}")
 
     def read_stored(self, index: int) -> np.ndarray:
         return _to_hwc(self._images()[index])
@@ -143,8 +143,7 @@ class PackDataset(ProcessLocalH5, torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int):
-        f = self._h5(self.path)
-        images = [f[f"images/{m}"][index] for m in self.modalities]
+        images = [self._h5_dataset(self.path, f"images/{m}")[index] for m in self.modalities]
         return (*(torch.from_numpy(a.astype(np.int32) if a.dtype == np.uint16 else a) for a in images),
                 self.labels[index])
 
@@ -193,6 +192,7 @@ class PackWriter:
             self.images[modality] = f.create_dataset(
                 f"images/{modality}", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape),
                 compression=None if compression == "none" else compression,
+                shuffle=compression != "none",  # byte planes: the high bytes of uint16 depth compress well
             )
 
     def append(self, block: dict[str, np.ndarray]) -> None:
