@@ -85,12 +85,14 @@ def main() -> None:
         for workers in (0, 1, 2):
             rate, _ = bench_packing(root, args.size, workers, "lzf")
             print(f"packing, lzf, workers={workers}: {rate:.0f} pairs/s")
-        for compression in ("lzf", "gzip", "none"):
+        for compression in ("lzf", "gzip", "szip", "none"):
             _, pack_bytes = bench_packing(root, args.size, 2, compression)
             print(f"pack size, {compression}: {pack_bytes / 1e6:.2f} MB = {pack_bytes / png_bytes:.2f} x the PNGs")
-        for workers in (0, 2):
-            rate = bench_reading(root / "pack-2-lzf.h5", workers)
-            print(f"DataLoader random access (batch 64, shuffle), workers={workers}: {rate:.0f} samples/s")
+        for compression in ("lzf", "szip"):
+            for workers in (0, 2):
+                rate = bench_reading(root / f"pack-2-{compression}.h5", workers)
+                print(f"DataLoader random access to pairs, {compression} (batch 64, shuffle), workers={workers}: "
+                      f"{rate:.0f} samples/s")
 
 
 if __name__ == "__main__":

@@ -93,3 +93,24 @@ def test_dataloader_reads_random_rows_of_a_pack(tmp_path, capsys):
         image, label = seen[int(depth[i, 0, 0])]
         np.testing.assert_array_equal(image[0].numpy(), depth[i])
         assert label == (0 if i < 10 else 1)
+
+
+def test_every_compression_stores_the_same_images(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        save(tmp_path / "d" / f"{i}.png", rng.integers(0, 9000, (8, 8), dtype=np.uint16))
+    stored = {}
+    for compression in ("none", "lzf", "gzip", "szip"):
+        out = tmp_path / f"{compression}.h5"
+        code, _, err = run_cli(["pack", tmp_path / "d", "--modality", "depth", "--size", "8", "--compression",
+                                compression, "--out", out, "-q"], capsys)
+        assert code == 0, err
+        with h5py.File(out) as f:
+            stored[compression] = f["images/depth"][:]
+            assert f["images/depth"].compression == (None if compression == "none" else compression)
+    for compression in ("lzf", "gzip", "szip"):
+        np.testing.assert_array_equal(stored[compression], stored["none"])
+    code, _, err = run_cli(["pack", tmp_path / "d", "--modality", "depth", "--compression", "zstd", "--out",
+                            tmp_path / "z.h5"], capsys)
+    assert code == 2 and "compression 'zstd': expected one of lzf, gzip, szip, none" in err
+    assert not (tmp_path / "z.h5").exists()

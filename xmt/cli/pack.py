@@ -18,8 +18,9 @@ from xmt.engine.console import warn
 
 SizeOption = Annotated[int, typer.Option(min=8, help="Stored size in pixels: shorter side resized, centre crop "
                                          "(depth without blending invalid pixels).")]
-CompressionOption = Annotated[str, typer.Option(help=f"HDF5 compression: {', '.join(COMPRESSIONS)} "
-                                                "(lzf is fast, gzip smaller).")]
+CompressionOption = Annotated[str, typer.Option(help=f"HDF5 compression: {', '.join(COMPRESSIONS)} (lzf: fast; "
+                                                "gzip: a little smaller; szip: smallest, about the size of PNGs, "
+                                                "slowest to read).")]
 SkipBadOption = Annotated[bool, typer.Option("--skip-bad", help="Leave bad inputs out (counted, and recorded in the "
                                              "pack) instead of failing.")]
 PackWorkersOption = Annotated[int, typer.Option(min=0, help="Processes decoding images (0: in the main process); "

@@ -80,8 +80,9 @@ def command(
     found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale, problems)
     ti, tr = choose_ti(found, ti_classes and read_class_list(ti_classes, "--ti-classes"),
                        tr_classes and read_class_list(tr_classes, "--tr-classes"), problems)
-    if tr_lists is not None and tr is None:
-        raise UserError("--tr-lists needs TR classes: give --ti-classes, or --protocol socket with --format sunrgbd")
+    if tr_lists is not None and not (tr and len(tr)):
+        raise UserError("--tr-lists needs TR classes: give --ti-classes (leaving some classes out), or --protocol "
+                        "socket with --format sunrgbd")
     if not len(ti) and not problems:
         apart = f" once the TR classes ({', '.join(tr.classes)}) are set apart" if tr is not None else ""
         raise UserError(f"no TI pairs are left{apart}", path=base)

@@ -40,7 +40,8 @@ def drop_tr_classes(pairs: Pairs, tr_classes: list[str], problems: Problems, ori
     """Report every TI class that is also a TR class (from `origin`), and leave its pairs out."""
     shared = sorted(set(_need_classes(pairs, origin)) & set(tr_classes))
     for name in shared:
-        where = Path(pairs.rgb.source) / name if Path(pairs.rgb.source).is_dir() else f"class {name!r}"
+        folder = Path(pairs.rgb.source) / name
+        where = folder if folder.is_dir() else f"class {name!r}"
         problems.add(where, f"class {name!r} is also a task-relevant class ({origin}); TI data must be of other classes")
     return pairs.of_classes(set(pairs.classes) - set(shared)) if shared else pairs
 

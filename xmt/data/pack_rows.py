@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from xmt.data.encoding import EncodingRecipe
+from xmt.data.encoding import EncodingRecipe, to_chw
 from xmt.data.readers import ImageSet
 from xmt.data.validation import Problem, Problems
 from xmt.errors import UserError
@@ -66,7 +66,7 @@ class RowReader:
             if row is not None:
                 rows.append(index)
                 for modality, image in row.items():
-                    images[modality].append(image[None] if image.ndim == 2 else image.transpose(2, 0, 1))
+                    images[modality].append(to_chw(image))
         stacked = {m: np.stack(v) if v else np.zeros((0,), self.dtypes[m]) for m, v in images.items()}
         return RowBlock(start, stop, rows, stacked, problems.items)
 

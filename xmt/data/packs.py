@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from xmt import __version__
-from xmt.data.encoding import EncodingRecipe
+from xmt.data.encoding import EncodingRecipe, to_chw, to_hwc
 from xmt.data.h5files import ProcessLocalH5
 from xmt.data.pack_rows import RowBlock, RowReader
 from xmt.data.readers import ImageSet
@@ -36,7 +36,14 @@ from xmt.engine.hashing import sha256_file, sha256_lines
 from xmt.errors import UserError
 
 PACK_SCHEMA = 1
-COMPRESSIONS = ("lzf", "gzip", "none")
+# HDF5 filters per --compression: lzf is fast; gzip a little smaller; szip predicts each pixel from its
+# neighbour (as PNG does), so it is the smallest on images but the slowest to read.
+COMPRESSIONS = {
+    "lzf": {"compression": "lzf", "shuffle": True},  # shuffle: the high bytes of uint16 depth compress well
+    "gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
+    "szip": {"compression": "szip", "compression_opts": ("nn", 32)},
+    "none": {},
+}
 UNITS = {"rgb": "8-bit sRGB", "depth": "millimetres (0 = invalid)", "nir": "digital number", "thermal": "digital number"}
 _STRING = h5py.string_dtype("utf-8")
 
@@ -113,13 +120,13 @@ class PackImageSet(ProcessLocalH5, ImageSet):
         return self._h5_dataset(self.source, f"images/{self.modality}")
 
     def read_stored(self, index: int) -> np.ndarray:
-        return _to_hwc(self._images()[index])
+        return to_hwc(self._images()[index])
 
     def read_block(self, start: int, stop: int, recipe: EncodingRecipe) -> np.ndarray:
         """Rows start..stop as (n, C, size, size) native arrays: one slice read, not n."""
         block = self._images()[start:stop]
         if block.shape[-1] != recipe.size or block.dtype != np.dtype(f"uint{recipe.bit_depth}"):
-            return np.stack([np.asarray(_to_chw(self.read(i, recipe))) for i in range(start, stop)])
+            return np.stack([to_chw(self.read(i, recipe)) for i in range(start, stop)])
         return block
 
 
@@ -148,14 +155,6 @@ class PackDataset(ProcessLocalH5, torch.utils.data.Dataset):
                 self.labels[index])
 
 
-def _to_hwc(chw: np.ndarray) -> np.ndarray:
-    return chw[0] if chw.shape[0] == 1 else np.ascontiguousarray(chw.transpose(1, 2, 0))
-
-
-def _to_chw(array: np.ndarray) -> np.ndarray:
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-
-
 class RunningStats:
     """Mean, std and valid fraction of one modality in native units, accumulated in one pass."""
 
@@ -164,6 +163,7 @@ class RunningStats:
         self.total = self.sum = self.sum_sq = self.valid = 0.0
 
     def add(self, array: np.ndarray) -> None:
+        """One image or a block of them."""
         values = array.astype(np.float64)
         valid = values > 0 if self.modality == "depth" else np.ones(values.shape, bool)
         self.total += values.size
@@ -184,6 +184,8 @@ class PackWriter:
     def __init__(self, f: h5py.File, dtypes: dict[str, np.dtype], size: int, compression: str = "lzf"):
         if compression not in COMPRESSIONS:
             raise UserError(f"compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
+        if compression == "szip" and not h5py.h5z.filter_avail(h5py.h5z.FILTER_SZIP):
+            raise UserError("this h5py build has no szip filter; choose another --compression")
         self.f, self.size, self.count = f, size, 0
         self.stats = {m: RunningStats(m) for m in dtypes}
         self.images = {}
@@ -191,8 +193,7 @@ class PackWriter:
             shape = (1 if modality != "rgb" else 3, size, size)
             self.images[modality] = f.create_dataset(
                 f"images/{modality}", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape),
-                compression=None if compression == "none" else compression,
-                shuffle=compression != "none",  # byte planes: the high bytes of uint16 depth compress well
+                **COMPRESSIONS[compression],
             )
 
     def append(self, block: dict[str, np.ndarray]) -> None:
@@ -202,8 +203,7 @@ class PackWriter:
             dataset = self.images[modality]
             dataset.resize(self.count + n, axis=0)
             dataset[self.count:] = images
-            for image in images:
-                self.stats[modality].add(image)
+            self.stats[modality].add(images)
         self.count += n
 
     def finish(self, *, labels: np.ndarray, paths: dict[str, list[str]], classes: list[str] | None, kind: str,
@@ -231,7 +231,7 @@ def _strings(values: list[str]) -> np.ndarray:
 class PackResult:
     path: Path
     count: int  # rows written
-    problems: list[Problem]  # every problem met (all of them dropped when count is returned at all)
+    problems: list[Problem]  # the problems met, all left out (a run that returns had none, or --skip-bad)
 
 
 def write_pack(
