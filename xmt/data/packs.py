@@ -156,26 +156,28 @@ class PackDataset(ProcessLocalH5, torch.utils.data.Dataset):
 
 
 class RunningStats:
-    """Mean, std and valid fraction of one modality in native units, accumulated in one pass."""
+    """Mean, std and valid fraction of one modality in native units, accumulated in one pass.
+
+    Sums are exact integers (images are uint8/uint16), so the result does not depend on how the
+    images were grouped into blocks; invalid depth pixels are 0 and add nothing to them.
+    """
 
     def __init__(self, modality: str):
         self.modality = modality
-        self.total = self.sum = self.sum_sq = self.valid = 0.0
+        self.total = self.valid = self.sum = self.sum_sq = 0
 
     def add(self, array: np.ndarray) -> None:
         """One image or a block of them."""
-        values = array.astype(np.float64)
-        valid = values > 0 if self.modality == "depth" else np.ones(values.shape, bool)
+        values = array.astype(np.int64).ravel()
         self.total += values.size
-        self.valid += valid.sum()
-        self.sum += values[valid].sum()
-        self.sum_sq += np.square(values[valid]).sum()
+        self.valid += int(np.count_nonzero(values)) if self.modality == "depth" else values.size
+        self.sum += int(values.sum())
+        self.sum_sq += int(np.dot(values, values))
 
     def result(self) -> dict:
-        n = max(self.valid, 1.0)
-        mean = self.sum / n
-        return {"mean": mean, "std": float(np.sqrt(max(self.sum_sq / n - mean**2, 0.0))),
-                "valid_fraction": self.valid / max(self.total, 1.0)}
+        n = max(self.valid, 1)
+        variance = max(n * self.sum_sq - self.sum**2, 0) / n**2
+        return {"mean": self.sum / n, "std": float(np.sqrt(variance)), "valid_fraction": self.valid / max(self.total, 1)}
 
 
 class PackWriter:
