@@ -111,10 +111,12 @@ def test_sunrgbd_sensor_choice_and_frame_problems(tmp_path, capsys):
     for png in (frame / "depth").iterdir():
         png.unlink()
     (tmp_path / "SUNRGBD/kv1/NYUdata/NYU0002/scene.txt").unlink()
-    code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--out", tmp_path / "b.h5"],
-                           capsys)
+    code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--protocol", "socket",
+                            "--tr-lists", tmp_path / "tr", "--out", tmp_path / "b.h5"], capsys)
     assert code == 2 and "2 problems" in err
     assert "image/000002_2014.jpg: no depth partner" in err and "NYU0002/scene.txt: missing" in err
+    assert not (tmp_path / "b.h5").exists() and not (tmp_path / "tr").exists()  # neither output is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SUNRGBD", "a.h5"]
     code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--sensors", "kv3",
                             "--out", tmp_path / "b.h5"], capsys)
     assert code == 2 and "unknown sensor(s) kv3" in err

@@ -38,7 +38,10 @@ class NyuImageSet(ProcessLocalH5, ImageSet):
 
     def read_stored(self, index: int) -> np.ndarray:
         frame = int(self.paths[index].rsplit("/", 1)[1])
-        array = self._h5_dataset(self.source, DATASETS[self.modality])[frame]
+        try:
+            array = self._h5_dataset(self.source, DATASETS[self.modality])[frame]
+        except (OSError, KeyError, ValueError) as exc:  # a damaged or truncated .mat
+            raise UserError(f"cannot read this sample ({exc})", path=self.paths[index])
         if self.modality == "rgb":
             return np.ascontiguousarray(array.transpose(2, 1, 0))  # (3, W, H) -> (H, W, 3)
         return metres_to_millimetres(array.T)  # (W, H) -> (H, W)

@@ -64,18 +64,22 @@ def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
     if unknown:
         raise UserError(f"unknown sensor(s) {', '.join(unknown)}; SUN RGB-D has {', '.join(SENSORS)}")
     rgb, depth, scenes, groups = [], [], [], []
+    # classes per sensor from every labelled frame, so a damaged image does not change the split
+    scenes_of_sensor: dict[str, set[str]] = {sensor: set() for sensor in sensors}
     for sensor in sensors:
         if not (root / sensor).is_dir():
             raise UserError(f"no {sensor}/ folder: not the SUN RGB-D release layout (SUNRGBD/<sensor>/...)", path=root)
         for frame in _frames(root / sensor):
-            found = _read_frame(frame, problems)
-            if found is not None:
-                rgb.append(found[0]), depth.append(found[1]), scenes.append(found[2]), groups.append(sensor)
+            scene = _scene(frame / "scene.txt", problems)
+            images = _images(frame, problems)
+            if scene is not None:
+                scenes_of_sensor[sensor].add(scene)
+            if scene is not None and images is not None:
+                rgb.append(images[0]), depth.append(images[1]), scenes.append(scene), groups.append(sensor)
     pairs = pairs_from_rows(rgb, depth, scenes, _make_set(root), "depth", groups)
     if options.protocol != "socket":
         return Found(pairs)
-    per_sensor = [{s for s, g in zip(scenes, groups) if g == sensor} for sensor in sensors]
-    return Found(pairs, protocol_tr=sorted(set.intersection(*per_sensor)))
+    return Found(pairs, protocol_tr=sorted(set.intersection(*scenes_of_sensor.values())))
 
 
 def _frames(sensor_dir: Path) -> list[Path]:
@@ -87,8 +91,8 @@ def _frames(sensor_dir: Path) -> list[Path]:
     return sorted(frames)
 
 
-def _read_frame(frame: Path, problems: Problems) -> tuple[str, str, str] | None:
-    """(jpg, depth png, scene class) of a frame, or None after reporting what it lacks."""
+def _images(frame: Path, problems: Problems) -> tuple[str, str] | None:
+    """(jpg, depth png) of a frame, or None after reporting what it lacks."""
     images = _files(frame / "image", (".jpg", ".jpeg"))
     depths = _files(frame / "depth", (".png",))
     found = len(images) == 1 and len(depths) == 1
@@ -100,10 +104,7 @@ def _read_frame(frame: Path, problems: Problems) -> tuple[str, str, str] | None:
         for folder, files in (("image", images), ("depth", depths)):
             if len(files) != 1:
                 problems.add(frame / folder, f"holds {len(files)} images; a frame has one")
-    scene = _scene(frame / "scene.txt", problems)
-    if not found or scene is None:
-        return None
-    return str(images[0]), str(depths[0]), scene
+    return (str(images[0]), str(depths[0])) if found else None
 
 
 def _files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
