@@ -87,7 +87,7 @@ def command(
         apart = f" once the TR classes ({', '.join(tr.classes)}) are set apart" if tr is not None else ""
         raise UserError(f"no TI pairs are left{apart}", path=base)
     if tr is not None:
-        info(f"{len(tr)} TR pairs of {len(tr.classes)} classes ({', '.join(tr.classes)}) set apart from the TI data")
+        info(f"{len(tr)} TR pairs set apart from the TI data (classes: {', '.join(tr.classes)})")
     lists = {}
     with atomic_output(tr_lists, force) if tr_lists is not None else nullcontext() as tmp_lists:
         if tmp_lists is not None:
