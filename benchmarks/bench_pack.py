@@ -52,7 +52,7 @@ def bench_packing(root: Path, size: int, workers: int, compression: str) -> tupl
     out = root / f"pack-{workers}-{compression}.h5"
     start = time.perf_counter()
     pairs = pair_folders(root / "rgb", root / "depth", "depth", None, Problems())
-    result = write_pack(out, pairs.image_sets(), size, root=root, provenance={}, workers=workers,
+    result = write_pack(out, pairs.image_sets(), size, {}, root=root, workers=workers,
                         compression=compression, force=True)
     elapsed = time.perf_counter() - start
     return result.count / elapsed, out.stat().st_size

@@ -237,3 +237,20 @@ def test_pair_list_problems(tmp_path, capsys):
     assert "pairs.txt:3: no class, while other lines give one" in line
     assert "pairs.txt:4: expected 'rgb_path<TAB>target_path[<TAB>class]', got 1 field(s)" in line
     assert "rgb/chair/0.png: listed more than once in pairs.txt (lines 1, 5)" in line
+
+
+def test_input_fingerprint_follows_the_files_not_where_they_lie(tmp_path, capsys):
+    import shutil
+
+    make_pairs(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b" / "rgb" / "desk" / "2.png").rename(tmp_path / "b" / "rgb" / "desk" / "2b.png")
+    shutil.copytree(tmp_path / "a", tmp_path / "elsewhere" / "a")
+    fingerprints = {}
+    for name in ("a", "b", "elsewhere/a"):
+        code, _, err = run_cli(["prepare-ti", "--source", tmp_path / name / "rgb", "--target", tmp_path / name / "depth",
+                                "--modality", "depth", "--size", "8", "--skip-bad", "-q",
+                                "--out", tmp_path / f"{name.replace('/', '-')}.h5"], capsys)
+        assert code == 0, err
+        fingerprints[name] = read_pack_header(tmp_path / f"{name.replace('/', '-')}.h5")["provenance"]["inputs_sha256"]
+    assert fingerprints["a"] == fingerprints["elsewhere/a"] != fingerprints["b"]

@@ -51,7 +51,7 @@ def command(
     problems = Problems()
     images = open_image_set(data, modality, depth_scale, root, problems)
     base = root or (data if data.is_dir() else data.parent)
-    result = write_pack(out, {modality: images}, size, root=base, provenance={"format": images.kind, "options": options},
+    result = write_pack(out, {modality: images}, size, {"format": images.kind, "options": options}, root=base,
                         force=force, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
     report_skipped(result, "images")
     emit({"pack": str(out), "images": result.count, "classes": images.classes, "skipped": len(result.problems)}

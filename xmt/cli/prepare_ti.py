@@ -93,7 +93,7 @@ def command(
         if tmp_lists is not None:
             lists = write_tr_lists(tr, tmp_lists, problems, workers)
         provenance = {"format": format_name or ("pair-list" if pairs else "folders"), "options": options}
-        result = write_pack(out, ti.image_sets(), size, root=base, provenance=provenance, force=force,
+        result = write_pack(out, ti.image_sets(), size, provenance, root=base, force=force,
                             compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
     report_skipped(result, "pairs")
     lists = {group: {m: str(tr_lists / path) for m, path in by_modality.items()} for group, by_modality in lists.items()}

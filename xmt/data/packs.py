@@ -17,6 +17,7 @@ A paired pack (prepare-ti) holds two modalities whose row i is one pair. A trans
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,9 +241,9 @@ def write_pack(
     out: str | Path,
     sets: dict[str, ImageSet],
     size: int,
-    *,
-    root: str | Path,
     provenance: dict,
+    *,
+    root: str | Path | None = None,
     force: bool = False,
     compression: str = "lzf",
     kind: str = "images",
@@ -255,11 +256,14 @@ def write_pack(
     Rows are decoded, checked and resized in `workers` processes and written in order, so the file
     is the same whatever the worker count. Problems found on the way join `problems` (which may hold
     problems the caller found before); unless `skip_bad`, any problem fails the run and no file is
-    left behind; with it, bad rows are left out and the problems recorded in the pack.
+    left behind; with it, bad rows are left out and the problems recorded in the pack. `root` (default:
+    the folder the sets' sources share) is the input root of the provenance and of error messages.
     """
     first = next(iter(sets.values()))
     if any(len(s) != len(first) for s in sets.values()):
         raise ValueError("image sets of a pack must have the same length")
+    if root is None:
+        root = Path(os.path.commonpath([Path(s.source).absolute() for s in sets.values()]))
     problems = problems if problems is not None else Problems()
     provenance = {**provenance, "root": str(root), "inputs_count": len(first),
                   "inputs_sha256": input_list_sha256([p for s in sets.values() for p in s.paths], root)}
