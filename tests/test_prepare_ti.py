@@ -217,6 +217,8 @@ def test_usage_errors(tmp_path, capsys):
     line = _single_error_line(*run_cli(["prepare-ti", "--pairs", tmp_path / "p.txt", "--format", "synth",
                                         "--root", tmp_path], capsys)[::2])
     assert "give one input" in line
+    line = _single_error_line(*prepare(tmp_path, capsys, "--out", tmp_path / "x.h5", "--root", tmp_path)[::2])
+    assert "--root applies to --format and --pairs" in line
     line = _single_error_line(*prepare(tmp_path, capsys, "--out", tmp_path / "x.h5", "--tr-lists", tmp_path / "tr")[::2])
     assert "--tr-lists needs TR classes" in line
     assert not (tmp_path / "x.h5").exists() and not (tmp_path / "tr").exists()

@@ -120,5 +120,7 @@ def _find(source, target, pairs, format_name, root, modality, sensors, protocol,
         return Found(read_pair_list(pairs, modality, depth_scale, root, problems)), root or pairs.parent
     if source is None or target is None:
         raise UserError("the paired layout needs both --source (RGB) and --target folders")
+    if root is not None:
+        raise UserError("--root applies to --format and --pairs, not to --source/--target")
     return Found(pair_folders(source, target, modality, depth_scale, problems)), \
         Path(os.path.commonpath([source, target]))
