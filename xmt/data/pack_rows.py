@@ -56,7 +56,7 @@ class RowReader:
             yield from (self.read_block(*span) for span in spans)
             return
         with ProcessPoolExecutor(workers, initializer=_install, initargs=(self,)) as pool:
-            # map keeps the order; a few blocks per worker in flight keep every worker busy
+            # map queues every block at once and yields the results in order, as soon as each is ready
             yield from pool.map(_read_installed, *zip(*spans), chunksize=1)
 
     def read_block(self, start: int, stop: int) -> RowBlock:
