@@ -161,6 +161,8 @@ def test_skip_bad_drops_the_problems_and_records_them(tmp_path, capsys):
         names = {p.decode().rsplit("/", 1)[1] for p in f["paths/depth"][:]}
     assert names == {"0.png", "1.png", "2.png"}
     assert read_pack_header(out)["skipped"] == 9
+    code, stdout, _ = run_cli(["inspect", out], capsys)
+    assert code == 0 and "skipped inputs: 9" in stdout
 
 
 def test_more_than_twenty_problems_are_counted(tmp_path, capsys):
