@@ -4,7 +4,7 @@ from PIL import Image
 
 from xmt.data.batches import load_native
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.packs import PackImageSet, write_pack
+from xmt.data.packs import PackImageSet, input_list_sha256, write_pack
 from xmt.data.readers import open_image_set
 from xmt.errors import UserError
 
@@ -82,9 +82,12 @@ def test_pack_reads_back_what_the_folder_holds(tmp_path):
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, 5000, (10, 12), dtype=np.uint16)).save(path)
     folder = open_image_set(tmp_path / "depth", "depth")
-    write_pack(tmp_path / "d.h5", {"depth": folder}, size=8, provenance={"test": True})
+    result = write_pack(tmp_path / "d.h5", {"depth": folder}, size=8, provenance={"test": True})
+    assert result.count == 6 and result.problems == []
     pack = open_image_set(tmp_path / "d.h5", "depth")
     assert isinstance(pack, PackImageSet)
+    assert pack.header["provenance"] == {"test": True, "root": str(tmp_path / "depth"), "inputs_count": 6,
+                                         "inputs_sha256": input_list_sha256(folder.paths, tmp_path / "depth")}
     assert pack.classes == folder.classes and pack.paths == folder.paths
     assert pack.fingerprint() == folder.fingerprint()
     recipe = EncodingRecipe.for_modality("depth", size=8)

@@ -50,6 +50,8 @@ def summary_lines(info: dict) -> list[str]:
         lines.append(f"architecture: {info['arch']}, {info['parameters']:,} parameters in {info['tensors']} tensors")
     if info.get("classes"):
         lines.append(f"classes ({len(info['classes'])}): {', '.join(info['classes'])}")
+    if info.get("skipped"):
+        lines.append(f"skipped inputs: {info['skipped']} (--skip-bad; listed in skipped/)")
     for key in ("method", "oracle", "best_epoch", "val_accuracy"):
         if key in info:
             lines.append(f"{key}: {info[key]}")

@@ -38,9 +38,12 @@ def _root(
 
 
 def _register() -> None:
-    from xmt.cli import bridge, evaluate, inspect, predict, train_source, transfer, translate
+    from xmt.cli import bridge, evaluate, inspect, pack, predict, prepare_ti, train_source, transfer, translate
 
+    # in pipeline order, as `xmt --help` lists them
     app.command("train-source")(train_source.command)
+    app.command("prepare-ti")(prepare_ti.command)
+    app.command("pack")(pack.command)
     app.command("bridge")(bridge.command)
     app.command("translate")(translate.command)
     app.command("transfer")(transfer.command)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xmt.data.encoding import EncodingRecipe
+from xmt.data.encoding import EncodingRecipe, to_chw
 from xmt.data.readers import ImageSet
 from xmt.engine.console import progress_bar
 
@@ -42,11 +42,7 @@ def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
     reader = getattr(image_set, "read_block", None)
     if reader is not None:
         return reader(start, stop, recipe)
-    return np.stack([_chw(image_set.read(i, recipe)) for i in range(start, stop)])
-
-
-def _chw(array: np.ndarray) -> np.ndarray:
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return np.stack([to_chw(image_set.read(i, recipe)) for i in range(start, stop)])
 
 
 def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -> NativeImages:

@@ -133,6 +133,16 @@ class EncodingRecipe:
         return replace(self, mean=tuple(mean.tolist()), std=tuple(std.tolist()))
 
 
+def to_chw(array: np.ndarray) -> np.ndarray:
+    """An image as (C, H, W): (H, W) grey gets one channel, (H, W, 3) is transposed (a view)."""
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def to_hwc(chw: np.ndarray) -> np.ndarray:
+    """(C, H, W) back to (H, W) for one channel or (H, W, 3)."""
+    return chw[0] if chw.shape[0] == 1 else np.ascontiguousarray(chw.transpose(1, 2, 0))
+
+
 def jet_colormap(unit: torch.Tensor) -> torch.Tensor:
     """(N, H, W) in [0, 1] -> (N, 3, H, W): the classic piecewise-linear 'jet' colour map."""
     x = unit.clamp(0, 1).unsqueeze(1)

@@ -59,19 +59,26 @@ def _single_channel(image: Image.Image, path, modality: str) -> np.ndarray:
     raise UserError(f"unsupported image mode {image.mode!r} for {modality}", path=path)
 
 
-def decode_image(path: str | Path, modality: str, depth_scale_mm: float | None = None) -> np.ndarray:
-    """Read one image file into native units (see module docstring)."""
+def read_stored(path: str | Path, modality: str) -> np.ndarray:
+    """The values an image file stores: uint8 (H, W, 3) for rgb, uint8 or uint16 (H, W) otherwise."""
     image = open_image(path)
     if modality == "rgb":
         if image.mode in _SIXTEEN_BIT_MODES:
             raise UserError("a 16-bit single-channel image where 8-bit RGB is expected", path=path)
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    array = _single_channel(image, path, modality)
-    if modality == "depth":
-        return depth_to_millimetres(array, depth_scale_mm, path)
-    if modality in ("nir", "thermal"):
-        return array
+    if modality in TARGET_MODALITIES:
+        return _single_channel(image, path, modality)
     raise UserError(f"unknown modality {modality!r}", path=path)
+
+
+def stored_to_native(stored: np.ndarray, modality: str, depth_scale_mm: float | None = None, path=None) -> np.ndarray:
+    """Stored values -> native units: only depth changes (to millimetres)."""
+    return depth_to_millimetres(stored, depth_scale_mm, path) if modality == "depth" else stored
+
+
+def decode_image(path: str | Path, modality: str, depth_scale_mm: float | None = None) -> np.ndarray:
+    """Read one image file into native units (see module docstring)."""
+    return stored_to_native(read_stored(path, modality), modality, depth_scale_mm, path)
 
 
 def depth_to_millimetres(array: np.ndarray, scale_mm: float | None, path=None) -> np.ndarray:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.modalities import IMAGE_SUFFIXES, check_modality, decode_image
+from xmt.data.modalities import IMAGE_SUFFIXES, check_modality, read_stored, stored_to_native
+from xmt.data.validation import Problems
 from xmt.engine.hashing import sha256_lines
 from xmt.errors import UserError
 
@@ -48,9 +49,17 @@ class ImageSet:
     def labelled(self) -> bool:
         return self.classes is not None
 
+    def read_stored(self, index: int) -> np.ndarray:
+        """Sample `index` as its file stores it (before conversion to native units)."""
+        return read_stored(self.paths[index], self.modality)
+
+    def to_native(self, stored: np.ndarray, index: int) -> np.ndarray:
+        """Stored values of sample `index` -> native units (depth: millimetres)."""
+        return stored_to_native(stored, self.modality, self.depth_scale_mm, self.paths[index])
+
     def read_raw(self, index: int) -> np.ndarray:
         """Sample `index` in native units, at its stored size."""
-        return decode_image(self.paths[index], self.modality, self.depth_scale_mm)
+        return self.to_native(self.read_stored(index), index)
 
     def read(self, index: int, recipe: EncodingRecipe) -> np.ndarray:
         """Sample `index` in native units, checked against and resized by `recipe`."""
@@ -58,9 +67,10 @@ class ImageSet:
         recipe.check_native(array, path=self.paths[index])
         return recipe.resize_image(array)
 
-    def native_dtype(self) -> np.dtype:
-        """The dtype of the first sample (uint8 or uint16), to build a matching recipe."""
-        return self.read_raw(0).dtype
+    @property
+    def files_read_plainly(self) -> bool:
+        """Whether a list of these files, read with no options, gives what this set reads."""
+        return self.depth_scale_mm is None
 
     def fingerprint(self) -> str:
         """sha256 of the sample paths in order: identifies which images, in which order."""
@@ -91,25 +101,33 @@ class ImageSet:
 
 
 def open_image_set(
-    path: str | Path, modality: str, depth_scale_mm: float | None = None, root: str | Path | None = None
+    path: str | Path,
+    modality: str,
+    depth_scale_mm: float | None = None,
+    root: str | Path | None = None,
+    problems: Problems | None = None,
 ) -> ImageSet:
-    """Open a folder, list file or pack as an image set of `modality`."""
+    """Open a folder, list file or pack as an image set of `modality`.
+
+    Without `problems` the first bad entry (an empty class folder, a missing listed file) is an
+    error; with it, bad entries are recorded there and left out of the set.
+    """
     check_modality(modality)
     path = Path(path)
     if not path.exists():
         raise UserError("no such file or folder", path=path)
     if path.is_dir():
-        return _from_folder(path, modality, depth_scale_mm)
+        return _from_folder(path, modality, depth_scale_mm, Problems(strict=True) if problems is None else problems)
     if path.suffix.lower() in PACK_SUFFIXES:
         from xmt.data.packs import PackImageSet
 
         return PackImageSet.open(path, modality)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise UserError("is a single image; give a folder, a list file or a pack", path=path)
-    return _from_list(path, modality, depth_scale_mm, Path(root) if root else path.parent)
+    return _from_list(path, modality, depth_scale_mm, Path(root) if root else path.parent, problems)
 
 
-def _from_folder(root: Path, modality: str, depth_scale_mm: float | None) -> ImageSet:
+def _from_folder(root: Path, modality: str, depth_scale_mm: float | None, problems: Problems) -> ImageSet:
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
     class_dirs = [p for p in entries if p.is_dir()]
     files = [p for p in entries if is_image_file(p)]
@@ -120,17 +138,20 @@ def _from_folder(root: Path, modality: str, depth_scale_mm: float | None) -> Ima
                         None, depth_scale_mm)
     if not class_dirs:
         raise UserError("holds no images", path=root)
-    paths, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
+    paths, labels, classes = [], [], []
+    for class_dir in class_dirs:
         images = sorted(p for p in class_dir.iterdir() if is_image_file(p))
         if not images:
-            raise UserError("class folder holds no images", path=class_dir)
+            problems.add(class_dir, "class folder holds no images")
+            continue
         paths += [str(p) for p in images]
-        labels += [label] * len(images)
-    return ImageSet(root, modality, paths, np.array(labels, np.int64), [d.name for d in class_dirs], depth_scale_mm)
+        labels += [len(classes)] * len(images)
+        classes.append(class_dir.name)
+    return ImageSet(root, modality, paths, np.array(labels, np.int64), classes, depth_scale_mm)
 
 
-def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path) -> ImageSet:
+def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path,
+               problems: Problems | None) -> ImageSet:
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -152,9 +173,14 @@ def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, roo
         first = labelled.index(False) if labelled[0] else labelled.index(True)
         raise UserError(f"some lines have a label and some do not (e.g. entry {first + 1})", path=list_file)
     paths = [str(p if (p := Path(name)).is_absolute() else root / p) for name, _ in entries]
-    missing = [p for p in paths if not Path(p).is_file()]
-    if missing:
+    exists = [Path(p).is_file() for p in paths]
+    missing = [p for p, ok in zip(paths, exists) if not ok]
+    if missing and problems is None:
         raise UserError(f"{len(missing)} listed images do not exist (first: {missing[0]})", path=list_file)
+    for path in missing:
+        problems.add(path, f"listed in {list_file.name} but does not exist")
+    entries = [entry for entry, ok in zip(entries, exists) if ok]
+    paths = [path for path, ok in zip(paths, exists) if ok]
     if not all(labelled):
         return ImageSet(list_file, modality, paths, np.full(len(paths), -1, np.int64), None, depth_scale_mm)
     classes = sorted({label for _, label in entries})

@@ -1,0 +1,64 @@
+"""xmt pack: one modality's images (labelled or not) into a checked HDF5 pack that every stage reads fast."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from xmt.cli.common import (ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, emit, options_of,
+                            setup)
+from xmt.data.packs import COMPRESSIONS, PackResult, write_pack
+from xmt.data.readers import open_image_set
+from xmt.data.validation import Problems
+from xmt.engine.atomic import check_output_free
+from xmt.engine.console import warn
+
+SizeOption = Annotated[int, typer.Option(min=8, help="Stored size in pixels: shorter side resized, centre crop "
+                                         "(depth without blending invalid pixels).")]
+CompressionOption = Annotated[str, typer.Option(help=f"HDF5 compression: {', '.join(COMPRESSIONS)} (lzf: fast; "
+                                                "gzip: a little smaller; szip: smallest, about the size of PNGs, "
+                                                "slowest to read).")]
+SkipBadOption = Annotated[bool, typer.Option("--skip-bad", help="Leave bad inputs out (counted, and recorded in the "
+                                             "pack) instead of failing.")]
+PackWorkersOption = Annotated[int, typer.Option(min=0, help="Processes decoding images (0: in the main process); "
+                                                "the pack is the same whatever the number.")]
+
+
+def command(
+    data: Annotated[Path, typer.Argument(help="Images of one modality: DIR/<class>/<file>, DIR/<file>, a list file "
+                                         "('path[<TAB>class]' a line) or a pack.")],
+    modality: Annotated[str, typer.Option(help="rgb, depth, nir or thermal.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Pack to write.")],
+    root: Annotated[Optional[Path], typer.Option(help="Base of a list file's relative paths (default: its folder).")] = None,
+    size: SizeOption = 64,
+    depth_scale: DepthScaleOption = None,
+    compression: CompressionOption = "lzf",
+    skip_bad: SkipBadOption = False,
+    workers: PackWorkersOption = min(os.cpu_count() or 1, 8),
+    force: ForceOption = False,
+    json_output: JsonOption = False,
+    quiet: QuietOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Check one modality's images and pack them into one HDF5 file (the TR target images, or RGB for train-source)."""
+    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
+    setup(quiet)
+    data, root = data.absolute(), root and root.absolute()
+    check_output_free(out, force)
+    problems = Problems()
+    images = open_image_set(data, modality, depth_scale, root, problems)
+    base = root or (data if data.is_dir() else data.parent)
+    result = write_pack(out, {modality: images}, size, {"format": images.kind, "options": options}, root=base,
+                        force=force, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
+    report_skipped(result, "images")
+    emit({"pack": str(out), "images": result.count, "classes": images.classes, "skipped": len(result.problems)}
+         if json_output else str(out), json_output)
+
+
+def report_skipped(result: PackResult, what: str) -> None:
+    if result.problems:
+        warn(f"--skip-bad left out {len(result.problems)} problem input(s); packed {result.count} {what}; "
+             f"the problems are recorded in {result.path} (skipped/)")
