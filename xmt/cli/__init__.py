@@ -38,9 +38,11 @@ def _root(
 
 
 def _register() -> None:
-    from xmt.cli import bridge, evaluate, inspect, pack, predict, prepare_ti, train_source, transfer, translate
+    from xmt.cli import (bridge, evaluate, inspect, pack, predict, prepare_ti, synth, train_source, transfer,
+                         translate)
 
     # in pipeline order, as `xmt --help` lists them
+    app.command("synth")(synth.command)
     app.command("train-source")(train_source.command)
     app.command("prepare-ti")(prepare_ti.command)
     app.command("pack")(pack.command)

@@ -10,19 +10,15 @@ pack belongs to the model and images it is given.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from xmt import __version__
-from xmt.data.packs import PACK_SCHEMA, read_pack_header
+from xmt.data.packs import PackWriter, read_pack_header
 from xmt.engine.atomic import atomic_output
 from xmt.errors import UserError
-
-_STRING = h5py.string_dtype("utf-8")
 
 
 def write_translated_pack(
@@ -36,17 +32,14 @@ def write_translated_pack(
     provenance: dict,
     force: bool = False,
 ) -> Path:
-    count, _, size, _ = rgb.shape
     with atomic_output(path, force) as tmp, h5py.File(tmp, "w") as f:
-        images = f.create_dataset("images/rgb", data=rgb, chunks=(1, *rgb.shape[1:]), compression="lzf")
-        images.attrs.update(units="8-bit sRGB (translated)", bit_depth=8, stats=json.dumps({}))
+        writer = PackWriter(f, {"rgb": np.dtype(np.uint8)}, size=rgb.shape[-1])
+        writer.append({"rgb": rgb})
         f.create_dataset("probs", data=probs.astype(np.float32))
         f.create_dataset("features", data=features.astype(np.float32))
-        f.create_dataset("index", data=np.arange(count, dtype=np.int64))
-        f.create_dataset("labels", data=labels.astype(np.int64))
-        f.create_dataset("paths/rgb", data=np.array(paths, dtype=object), dtype=_STRING)
-        f.attrs.update(xmt_schema=PACK_SCHEMA, kind="translated", modalities=json.dumps(["rgb"]), size=size,
-                       classes=json.dumps(classes), provenance=json.dumps(provenance), xmt_version=__version__)
+        f.create_dataset("index", data=np.arange(len(rgb), dtype=np.int64))
+        writer.finish(labels=labels, paths={"rgb": list(paths)}, classes=list(classes), kind="translated",
+                      provenance=provenance)
     return Path(path)
 
 

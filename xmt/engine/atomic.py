@@ -36,7 +36,8 @@ def atomic_output(target: str | Path, force: bool = False) -> Iterator[Path]:
     """
     target = check_output_free(target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    # keep the suffix, so that writers which infer the format from it (PIL, say) still can
+    tmp = target.parent / f".{target.stem}.tmp-{uuid.uuid4().hex[:8]}{target.suffix}"
     try:
         yield tmp
         if not tmp.exists():

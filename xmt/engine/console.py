@@ -47,6 +47,11 @@ class Bar:
         if self._progress is not None:
             self._progress.advance(self._task, steps)
 
+    def update(self, done: int, total: int) -> None:
+        """Set progress outright (for callbacks that report `done of total`)."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=total)
+
     def note(self, text: str) -> None:
         if self._progress is not None:
             self._progress.update(self._task, note=text)

@@ -47,7 +47,7 @@ def open_target_images(path: str | Path, target: str, size: int, depth_scale_mm:
 def target_recipe(target: str, like: ImageSet, size: int, depth_range_m: tuple[float, float],
                   channels: str = "replicate") -> EncodingRecipe:
     """The recipe for target images, with the bit depth of `like` (e.g. the TI pack's target side)."""
-    bits = 8 * like.native_dtype().itemsize
+    bits = 8 * like.read_raw(0).dtype.itemsize
     return EncodingRecipe.for_modality(target, size=size, bit_depth=bits, channels=channels,
                                        depth_range_m=depth_range_m)
 
