@@ -4,9 +4,11 @@
 """
 
 from .generate import RENDERER_VERSION, SPLITS, SynthConfig, generate, manifest, render_dataset_scene
+from .preview import colourise_depth, render_preview
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
 from .render import MODALITIES, render_scene
 from .sensors import PROFILES
 
 __all__ = ["ALL_CLASSES", "MODALITIES", "PROFILES", "RENDERER_VERSION", "SPLITS", "SynthConfig", "TI_CLASSES",
-           "TR_CLASSES", "generate", "manifest", "render_dataset_scene", "render_scene", "sample_scene"]
+           "TR_CLASSES", "colourise_depth", "generate", "manifest", "render_dataset_scene", "render_preview", "render_scene",
+           "sample_scene"]

@@ -29,6 +29,7 @@ class GBuffer:
     view: np.ndarray  # (3, H, W) unit vectors from the surface to the camera
     material: np.ndarray  # (H, W) index into the scene's material table
     object: np.ndarray  # (H, W) object id, 0 = room surfaces
+    primitive: np.ndarray  # (H, W) primitive index, or -1 - face index for the room's faces
 
 
 def _bounding_boxes(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +136,7 @@ def trace(scene: Scene, intr: Intrinsics) -> GBuffer:
 
     view = -dirs / np.sqrt((dirs * dirs).sum(axis=0))
     return GBuffer(depth.reshape(shape), points.reshape(3, *shape), normals.reshape(3, *shape),
-                   view.reshape(3, *shape), material.reshape(shape), obj.reshape(shape))
+                   view.reshape(3, *shape), material.reshape(shape), obj.reshape(shape), hit.reshape(shape))
 
 
 @dataclass
@@ -219,14 +220,15 @@ def render_scene(scene: Scene, profile: SensorProfile, size: int, seed, modaliti
     seed (an int or a sequence of ints) drives the sensor noise; each modality draws from its own
     stream, so what one modality looks like does not depend on which others were requested.
     Returns uint8 "rgb" (H, W, 3), uint16 "depth" in mm (0 = invalid), uint8 "nir", and ground
-    truth "true_depth" (float32 m), "object_id", "material_id" (int32).
+    truth "true_depth" (float32 m), "object_id", "material_id", "primitive_id" (int32; room faces < 0).
     """
     width, height = profile.image_size(size)
     intr = Intrinsics.from_fov(width, height, profile.hfov_deg)
     g = trace(scene, intr)
     s = surface_properties(scene, g)
     streams = dict(zip(MODALITIES, np.random.SeedSequence(seed).spawn(len(MODALITIES))))
-    out = {"true_depth": g.depth.astype(np.float32), "object_id": g.object, "material_id": g.material}
+    out = {"true_depth": g.depth.astype(np.float32), "object_id": g.object, "material_id": g.material,
+           "primitive_id": g.primitive.astype(np.int32)}
     if "rgb" in modalities:
         out["rgb"] = render_rgb(scene, g, s, profile, np.random.default_rng(streams["rgb"]))
     if "depth" in modalities:

@@ -47,8 +47,7 @@ class DepthSensor:
     baseline: float  # metres between projector/second camera and the depth camera (0 for ToF)
     disparity_noise: float  # std in native pixels (structured light, stereo)
     disparity_step: float  # quantisation in native pixels (0: none)
-    min_signal: float  # returned IR signal (reflectance * cos / z^2) below which no depth
-    specular_dropout: float  # chance of a hole on a perfect mirror
+    min_signal: float  # returned diffuse IR signal (reflectance * cos / z^2) below which no depth
     edge_dropout: float = 0.0  # chance of a hole beside a depth edge
     tof_noise: float = 0.0  # metres of noise at reference amplitude 0.5 (ToF)
     flying_pixels: float = 0.0  # chance that an edge pixel mixes both sides (ToF)
@@ -90,28 +89,28 @@ PROFILES: dict[str, SensorProfile] = {
         "kinect_v1", "Microsoft Kinect v1: structured light, 640x480, warm noisy colour camera",
         (640, 480), 57.0,
         ColourCamera((1.06, 1.0, 0.84), 0.85, 2.2, 0.025, 0.5, 0.25),
-        DepthSensor(STRUCTURED_LIGHT, 0.5, 4.5, 580.0, 0.075, 0.07, 1 / 8, 0.012, 0.9, edge_dropout=0.5),
-        1.0, 0.02),
+        DepthSensor(STRUCTURED_LIGHT, 0.5, 4.5, 580.0, 0.075, 0.07, 1 / 8, 0.012, edge_dropout=0.5),
+        2.0, 0.02),
     "xtion": SensorProfile(
         "xtion", "Asus Xtion Pro Live: structured light, 640x480, reddish high-contrast colour camera",
         (640, 480), 58.0,
         ColourCamera((1.10, 0.97, 0.90), 0.95, 2.5, 0.02, 0.3, 0.2),
-        DepthSensor(STRUCTURED_LIGHT, 0.8, 3.5, 570.0, 0.075, 0.06, 1 / 8, 0.02, 0.9, edge_dropout=0.35),
-        0.9, 0.02),
+        DepthSensor(STRUCTURED_LIGHT, 0.8, 3.5, 570.0, 0.075, 0.06, 1 / 8, 0.02, edge_dropout=0.35),
+        1.8, 0.02),
     "kinect_v2": SensorProfile(
         "kinect_v2", "Microsoft Kinect v2: time of flight, 730x530 crop, wide view, cool sharp colour camera",
         (730, 530), 70.6,
         ColourCamera((0.94, 1.0, 1.08), 1.05, 2.2, 0.01, 0.1, 0.15),
-        DepthSensor(TIME_OF_FLIGHT, 0.5, 8.0, 365.0, 0.0, 0.0, 0.0, 0.003, 0.6,
+        DepthSensor(TIME_OF_FLIGHT, 0.5, 8.0, 365.0, 0.0, 0.0, 0.0, 0.004,
                     tof_noise=0.002, flying_pixels=0.7, multipath=1.0),
-        1.2, 0.015),
+        2.4, 0.015),
     "realsense": SensorProfile(
         "realsense", "Intel RealSense (R200): active stereo, 681x531, saturated greenish colour camera",
         (681, 531), 59.0,
         ColourCamera((0.98, 1.06, 0.92), 1.2, 2.0, 0.02, 0.3, 0.3),
-        DepthSensor(ACTIVE_STEREO, 0.4, 4.0, 590.0, 0.07, 0.12, 1 / 16, 0.004, 0.7,
-                    pattern_power=0.5, match_threshold=0.09, edge_fattening=0.5),
-        1.0, 0.025),
+        DepthSensor(ACTIVE_STEREO, 0.4, 4.0, 590.0, 0.07, 0.12, 1 / 16, 0.004,
+                    pattern_power=0.6, match_threshold=0.07, edge_fattening=0.5),
+        2.0, 0.025),
 }
 
 
@@ -125,11 +124,11 @@ def sense_depth(profile: SensorProfile, z, normals_dot_view, reflectance, shinin
     """
     sensor = profile.depth
     cos_incidence = np.clip(normals_dot_view, 0.0, 1.0)
-    signal = reflectance * cos_incidence / (z * z)
+    # the share of the light a shiny surface sends into its mirror lobe never comes back to the sensor
+    signal = reflectance * (1.0 - shininess) * cos_incidence / (z * z)
     # a threshold that wanders in blobs: ragged hole borders rather than iso-signal contours
     wander = smooth_noise(rng, z.shape, max(2, z.shape[1] // 16))
     invalid = signal < sensor.min_signal * np.exp(1.2 * (wander - 0.5))
-    invalid |= rng.random(z.shape) < sensor.specular_dropout * shininess ** 3
     edges, across_edge = depth_edges(z)
     if sensor.principle == TIME_OF_FLIGHT:
         measured = _time_of_flight(sensor, z, signal, points, normals, reflectance, cos_incidence,
