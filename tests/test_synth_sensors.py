@@ -125,9 +125,12 @@ def test_time_of_flight_mixes_depths_at_edges():
 
 
 def test_active_stereo_fails_on_textureless_surfaces():
-    holes = {m: (centre(sensed(wall_scene(3.2, m), "realsense")["depth"]) == 0).mean()
+    """Far from the emitter its pattern fades: a plain wall loses depth in patches, a brick wall keeps
+    it thanks to its own texture, and the plain wall is fine up close."""
+    holes = {m: (centre(sensed(wall_scene(3.8, m), "realsense")["depth"]) == 0).mean()
              for m in ("paint_white", "brick")}
-    assert holes["paint_white"] > 0.3 and holes["brick"] < 0.5 * holes["paint_white"]
+    assert holes["paint_white"] > 0.15 and holes["brick"] < 0.02
+    assert (centre(sensed(wall_scene(2.0, "paint_white"), "realsense")["depth"]) == 0).mean() < 0.02
 
 
 def test_multipath_bias_peaks_in_concave_corners():

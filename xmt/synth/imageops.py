@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+
+_SINE_TABLE = np.sin(np.arange(1024) * 2 * np.pi / 1024)
+_CURVE_STEPS = 4096
 
 
 class Neighbours:
@@ -75,3 +80,25 @@ def occluded_from_offset_view(z: np.ndarray, focal: float, baseline: float) -> n
     from_right = np.minimum.accumulate(seen_at[:, ::-1], axis=1)[:, ::-1]
     right_min = np.concatenate([from_right[:, 1:], np.full((z.shape[0], 1), np.inf)], axis=1)
     return seen_at > right_min + 0.5
+
+
+def fast_sin(x: np.ndarray) -> np.ndarray:
+    """sin(x) from a 1024-entry table: ample for textures, several times cheaper than np.sin."""
+    return _SINE_TABLE[(x * (1024 / (2 * np.pi))).astype(np.int64) & 1023]
+
+
+@lru_cache(maxsize=16)
+def _power_curve(exponent: float) -> np.ndarray:
+    return (np.arange(_CURVE_STEPS + 1) / _CURVE_STEPS) ** exponent
+
+
+def tone_curve(x: np.ndarray, exponent: float) -> np.ndarray:
+    """x ** exponent for x in [0, 1] (clipped), by table lookup: a camera's response curve."""
+    index = (np.minimum(np.maximum(x, 0.0), 1.0) * _CURVE_STEPS + 0.5).astype(np.int64)
+    return _power_curve(exponent)[index]
+
+
+def unit_noise(rng: np.random.Generator, shape) -> np.ndarray:
+    """Zero-mean, unit-variance sensor noise: the sum of two uniforms (a triangular law, close to a
+    Gaussian in the body), drawn several times faster than normal variates."""
+    return (rng.random(shape) + rng.random(shape) - 1.0) * np.sqrt(6.0)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .imageops import fast_sin
+
 # Texture kinds. Each yields a pattern in [-1, 1] evaluated on the surface's planar coordinates.
 PLAIN, WOOD, TILES, BOOKS, FABRIC, LEAVES = range(6)
 
@@ -149,8 +151,8 @@ def planar_coordinates(points, normals) -> tuple[np.ndarray, np.ndarray]:
 
 def _noise(s, t, phase):
     """Smooth band-limited noise in [-1, 1] from three oblique sinusoids."""
-    return (np.sin(1.0 * s + 0.6 * t + phase[0]) + np.sin(-0.5 * s + 1.3 * t + phase[1])
-            + np.sin(1.7 * s - 0.9 * t + phase[2])) / 3.0
+    return (fast_sin(1.0 * s + 0.6 * t + phase[0]) + fast_sin(-0.5 * s + 1.3 * t + phase[1])
+            + fast_sin(1.7 * s - 0.9 * t + phase[2])) / 3.0
 
 
 def texture_pattern(points, normals, table: dict[str, np.ndarray], mat: np.ndarray):
@@ -184,14 +186,14 @@ def _fine(u, v, phase):
 def _wood(u, v, phase):
     """Rings across the grain, distorted by noise along it."""
     bend = _noise(u * 2 * np.pi / 6, v * 2 * np.pi / 25, phase)
-    return np.sin(u * 2 * np.pi * 0.3 + 3.0 * bend) * 0.7 + 0.3 * _fine(u, v, phase)[0], None
+    return fast_sin(u * 2 * np.pi * 0.3 + 3.0 * bend) * 0.7 + 0.3 * _fine(u, v, phase)[0], None
 
 
 def _tiles(u, v, phase):
     """Dark grout lines on a unit grid, small tone changes from tile to tile."""
     cell_u, cell_v = np.floor(u + 0.5), np.floor(v + 0.5)
     grout = (np.abs(u - cell_u) < 0.06) | (np.abs(v - cell_v) < 0.06)
-    return np.where(grout, -1.0, 0.2 * np.sin(cell_u * 12.9898 + cell_v * 78.233 + phase[0])), None
+    return np.where(grout, -1.0, 0.2 * fast_sin(cell_u * 12.9898 + cell_v * 78.233 + phase[0])), None
 
 
 def _leaves(u, v, phase):

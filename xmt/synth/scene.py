@@ -6,6 +6,7 @@ height along y, the front facing -z) and placed in the room by a floor position 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,10 +21,10 @@ class Placement:
     yaw: float = 0.0  # 0: front faces the camera's side of the room (-z)
     y: float = 0.0  # height of the object's origin (wall-mounted or stacked objects)
 
-    def to_world(self, local) -> np.ndarray:
-        c, s = np.cos(self.yaw), np.sin(self.yaw)
+    def to_world(self, local) -> tuple[float, float, float]:
+        c, s = math.cos(self.yaw), math.sin(self.yaw)  # plain floats: called for every part
         lx, ly, lz = local
-        return np.array([self.x + c * lx + s * lz, self.y + ly, self.z - s * lx + c * lz])
+        return self.x + c * lx + s * lz, self.y + ly, self.z - s * lx + c * lz
 
 
 BOX, FRUSTUM, ELLIPSOID = 0, 1, 2
@@ -74,11 +75,11 @@ class SceneBuilder:
 
     def _add(self, kind: int, local_center, size, yaw: float, material: int) -> None:
         self._primitives.append((kind, self._placement.to_world(local_center), size,
-                                 (self._placement.yaw + yaw) % (2 * np.pi), material, len(self.object_kinds) - 1))
+                                 (self._placement.yaw + yaw) % (2 * math.pi), material, len(self.object_kinds) - 1))
 
     def box(self, center, size, material: int, yaw: float = 0.0) -> None:
         """A box of full size (w, h, d) centred at a local point, turned by yaw in the object's frame."""
-        self._add(BOX, center, np.asarray(size, dtype=float) / 2, yaw, material)
+        self._add(BOX, center, (size[0] / 2, size[1] / 2, size[2] / 2), yaw, material)
 
     def frustum(self, base, height: float, r_bottom: float, r_top: float, material: int) -> None:
         """A vertical frustum standing on a local base point (cylinder: r_top == r_bottom; cone: r_top == 0)."""

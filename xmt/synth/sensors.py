@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .imageops import Neighbours, depth_edges, occluded_from_offset_view, smooth_noise
+from .imageops import Neighbours, depth_edges, occluded_from_offset_view, smooth_noise, unit_noise
 
 STRUCTURED_LIGHT, TIME_OF_FLIGHT, ACTIVE_STEREO = "structured_light", "time_of_flight", "active_stereo"
 
@@ -109,7 +109,7 @@ PROFILES: dict[str, SensorProfile] = {
         (681, 531), 59.0,
         ColourCamera((0.98, 1.06, 0.92), 1.2, 2.0, 0.02, 0.3, 0.3),
         DepthSensor(ACTIVE_STEREO, 0.4, 4.0, 590.0, 0.07, 0.12, 1 / 16, 0.004,
-                    pattern_power=0.6, match_threshold=0.07, edge_fattening=0.5),
+                    pattern_power=0.21, match_threshold=0.035, edge_fattening=0.5),
         2.0, 0.025),
 }
 
@@ -140,7 +140,7 @@ def sense_depth(profile: SensorProfile, z, normals_dot_view, reflectance, shinin
             invalid |= edges & (rng.random(z.shape) < sensor.edge_dropout)
         else:
             contrast = sensor.pattern_power * signal + nir_texture * reflectance
-            blobs = 0.4 + 1.2 * smooth_noise(rng, z.shape, max(2, z.shape[1] // 20))
+            blobs = 0.7 + 0.6 * smooth_noise(rng, z.shape, max(2, z.shape[1] // 20))
             invalid |= contrast < sensor.match_threshold * blobs
             # block matching lets the nearer surface win windows that straddle an edge
             fatten = edges & (across_edge < z) & (rng.random(z.shape) < sensor.edge_fattening)
@@ -153,7 +153,7 @@ def sense_depth(profile: SensorProfile, z, normals_dot_view, reflectance, shinin
 def _disparity_depth(sensor: DepthSensor, z, rng) -> np.ndarray:
     """Triangulation: constant disparity noise and quantisation, so depth error grows with z^2."""
     fb = sensor.native_focal * sensor.baseline
-    disparity = fb / z + rng.normal(0.0, sensor.disparity_noise, z.shape)
+    disparity = fb / z + sensor.disparity_noise * unit_noise(rng, z.shape)
     if sensor.disparity_step:
         disparity = np.round(disparity / sensor.disparity_step) * sensor.disparity_step
     return fb / np.maximum(disparity, sensor.disparity_step or 1e-3)
@@ -164,7 +164,7 @@ def _time_of_flight(sensor: DepthSensor, z, signal, points, normals, reflectance
     # phase noise scales with 1/amplitude^(1/2) (photon shot noise)
     sigma = np.minimum(sensor.tof_noise * np.sqrt(0.5 / np.maximum(signal, 1e-4)), 0.1)
     measured = z + multipath_bias(points, normals, reflectance, cos_incidence, z, focal) * sensor.multipath
-    measured = measured + rng.normal(0.0, 1.0, z.shape) * sigma
+    measured = measured + unit_noise(rng, z.shape) * sigma
     fly = edges & (rng.random(z.shape) < sensor.flying_pixels)
     mix = rng.uniform(0.15, 0.85, z.shape)
     return np.where(fly, measured + mix * (across_edge - measured), measured)
