@@ -76,7 +76,8 @@ def main() -> None:
     config = replace(base, **{f"{s}_per_class": max(1, round(base.per_class(s) * args.scale)) for s in SPLITS})
     scenes, elapsed = throughput(config, args.workers)
     print(f"generate: {scenes} scenes in {elapsed:.2f} s = {scenes / elapsed:.0f} scenes/s "
-          f"({args.workers} workers, size {args.size}, profile {args.profile}, modalities {'+'.join(config.modalities)})")
+          f"({args.workers} workers, size {args.size}, profile {args.profile}, "
+          f"modalities {'+'.join(config.modalities)})")
     stages = stage_times(config)
     print("one process, ms per scene: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
           + f"; total {sum(stages.values()):.2f}")

@@ -143,5 +143,5 @@ def test_preview_sheet(tmp_path):
     path = render_preview(tmp_path / "preview.png", SMALL, per_class=2)
     sheet = Image.open(path)
     rows = len(SMALL.tr_classes) + len(SMALL.ti_classes)
-    assert sheet.size[1] == rows * (32 + 2)
+    assert sheet.size[1] == 12 + rows * (32 + 2)
     assert sheet.size[0] > 2 * 3 * 43

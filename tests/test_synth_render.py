@@ -15,7 +15,8 @@ def test_intersections_match_closed_forms():
     assert prim.intersect_box(origin, ray, (1.0, 2.0, 0.5))[0] == pytest.approx(4.5)
     assert prim.intersect_ellipsoid(origin, ray, (1.0, 1.0, 2.0))[0] == pytest.approx(3.0)
     # vertical cylinder of radius 1 standing on y = -1, height 2, seen from the side
-    assert prim.intersect_frustum((np.zeros(1), np.ones(1), np.full(1, -5.0)), ray, 2.0, 1.0, 1.0)[0] == pytest.approx(4.0)
+    side = (np.zeros(1), np.ones(1), np.full(1, -5.0))
+    assert prim.intersect_frustum(side, ray, 2.0, 1.0, 1.0)[0] == pytest.approx(4.0)
     # cone (top radius 0) seen from straight above: hits the apex region, not the missing top cap
     down = (np.zeros(1), -np.ones(1), np.zeros(1))
     t = prim.intersect_frustum((np.zeros(1), np.full(1, 3.0), np.zeros(1)), down, 2.0, 1.0, 0.0)[0]

@@ -10,5 +10,5 @@ from .render import MODALITIES, render_scene
 from .sensors import PROFILES
 
 __all__ = ["ALL_CLASSES", "MODALITIES", "PROFILES", "RENDERER_VERSION", "SPLITS", "SynthConfig", "TI_CLASSES",
-           "TR_CLASSES", "colourise_depth", "generate", "manifest", "render_dataset_scene", "render_preview", "render_scene",
-           "sample_scene"]
+           "TR_CLASSES", "colourise_depth", "generate", "manifest", "render_dataset_scene", "render_preview",
+           "render_scene", "sample_scene"]

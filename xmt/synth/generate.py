@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
-from .render import MODALITIES, render_scene
+from .render import render_scene
 from .sensors import PROFILES
 
 RENDERER_VERSION = "1"
@@ -165,4 +165,4 @@ def generate(out_dir: Path, config: SynthConfig, workers: int = 2,
 
 
 __all__ = ["SynthConfig", "generate", "manifest", "render_dataset_scene", "relative_path", "scene_seed",
-           "RENDERER_VERSION", "SPLITS", "MODALITIES"]
+           "RENDERER_VERSION", "SPLITS"]

@@ -78,7 +78,8 @@ def _finish(b: SceneBuilder, room: Room, walls, floors, camera_height=(1.2, 1.7)
 def bathroom(r) -> Scene:
     room, b = _room(r, (1.8, 2.8), (2.4, 3.4), (2.3, 2.6))
     if r.random() < 0.75:
-        o.bathtub(b, room.back(r.uniform(-0.1, 0.1) * room.width, 0.7), length=min(room.width - 0.05, r.uniform(1.5, 1.75)))
+        length = min(room.width - 0.05, r.uniform(1.5, 1.75))
+        o.bathtub(b, room.back(r.uniform(-0.1, 0.1) * room.width, 0.7), length=length)
     else:
         o.shower(b, room.back(room.width / 2 - 0.5, 0.9))
     toilet_left = r.random() < 0.5
@@ -162,7 +163,8 @@ def conference_room(r) -> Scene:
             if r.random() < 0.85:
                 z = center_z - length / 2 + (k + 0.5) * length / seats
                 o.office_chair(b, Placement(x0 + side * (width / 2 + 0.35), z, side * QUARTER + r.normal(0, 0.25)))
-    o.wall_board(b, room.back(r.uniform(-0.3, 0.3), 0.02, y=0.9), kind=("whiteboard", "screen_black")[int(r.integers(2))])
+    screen = ("whiteboard", "screen_black")[int(r.integers(2))]
+    o.wall_board(b, room.back(r.uniform(-0.3, 0.3), 0.02, y=0.9), kind=screen)
     if r.random() < 0.5:
         o.cabinet(b, room.side(r.random() < 0.5, r.uniform(1.5, room.depth - 1.5), 0.45))
     if r.random() < 0.4:
@@ -192,11 +194,11 @@ def corridor(r) -> Scene:
 
 
 def _chairs_around_table(b: SceneBuilder, x, z, yaw, w, d, count_per_side, chair_mat, ends: bool) -> None:
-    c, s = np.cos(yaw), np.sin(yaw)
+    table = Placement(x, z, yaw)
 
     def put(lx, lz, facing):
-        o.chair(b, Placement(x + c * lx + s * lz, z - s * lx + c * lz, yaw + facing + b.rng.normal(0, 0.15)),
-                material=chair_mat)
+        cx, _, cz = table.to_world((lx, 0.0, lz))
+        o.chair(b, Placement(cx, cz, yaw + facing + b.rng.normal(0, 0.15)), material=chair_mat)
 
     for k in range(count_per_side):
         lx = (k - (count_per_side - 1) / 2) * w / count_per_side
@@ -262,12 +264,14 @@ def library(r) -> Scene:
     height = r.uniform(2.0, 2.4)
     n = int(room.width // 1.0)
     for k in range(n):
-        o.bookshelf(b, room.back(-room.width / 2 + (k + 0.5) * room.width / n, 0.32), width=room.width / n, height=height)
+        x = -room.width / 2 + (k + 0.5) * room.width / n
+        o.bookshelf(b, room.back(x, 0.32), width=room.width / n, height=height)
     for left in (True, False):
         if r.random() < 0.7:
             m = int((room.depth - 2.0) // 1.0)
             for k in range(m):
-                o.bookshelf(b, room.side(left, 2.0 + (k + 0.5) * (room.depth - 2.0) / m, 0.32), width=1.0, height=height)
+                z = 2.0 + (k + 0.5) * (room.depth - 2.0) / m
+                o.bookshelf(b, room.side(left, z, 0.32), width=1.0, height=height)
     if r.random() < 0.6:  # free-standing double shelves, aisles running away from the camera
         aisles = int(r.integers(1, 4))
         for a in range(aisles):
@@ -355,8 +359,8 @@ def lecture_theatre(r) -> Scene:
 def lobby(r) -> Scene:
     room, b = _room(r, (7.0, 11.0), (7.0, 11.0), (3.2, 4.5))
     for k in range(int(r.integers(2, 5))):
-        o.column(b, Placement(r.choice([-1, 1]) * r.uniform(1.5, room.width / 2 - 1.0), r.uniform(2.5, room.depth - 1.5)),
-                 room.height)
+        x = r.choice([-1, 1]) * r.uniform(1.5, room.width / 2 - 1.0)
+        o.column(b, Placement(x, r.uniform(2.5, room.depth - 1.5)), room.height)
     o.reception_desk(b, room.back(r.uniform(-2, 2), 1.0))
     for k in range(int(r.integers(1, 3))):
         x, z = r.uniform(-2.5, 2.5), r.uniform(2.5, room.depth - 3.0)

@@ -8,8 +8,6 @@ linen, sofas fabric or leather, fridges white or steel), so colour is partly pre
 
 from __future__ import annotations
 
-import numpy as np
-
 from .scene import Placement, SceneBuilder
 
 WOODS = ("wood_light", "wood_medium", "wood_dark", "laminate_beech")
@@ -92,7 +90,8 @@ def desk(b: SceneBuilder, at: Placement, width=None, with_monitor=None) -> tuple
         b.box((sx * (w / 2 - 0.02), (h - 0.03) / 2, 0), (0.03, h - 0.03, d - 0.04), side)
     b.box((0, h * 0.6, d / 2 - 0.05), (w - 0.06, h * 0.5, 0.02), side)  # modesty panel
     if with_monitor if with_monitor is not None else r.random() < 0.5:
-        monitor(b, Placement(*_to_world(at, 0.0, d * 0.15), at.yaw, y=at.y + h))
+        x, _, z = at.to_world((0.0, 0.0, d * 0.15))
+        monitor(b, Placement(x, z, at.yaw, y=at.y + h))
     return w, d
 
 
@@ -289,7 +288,8 @@ def washbasin(b: SceneBuilder, at: Placement, with_mirror=True) -> tuple[float, 
         b.box((0, 0.35, 0.02), (w, 0.6, 0.42), b.material(*BOARDS))  # vanity unit
     b.box((0, 0.76, 0), (w, 0.16, 0.46), ceramic)
     if with_mirror:
-        b.box((0, r.uniform(1.3, 1.5), 0.23), (w * r.uniform(0.9, 1.4), r.uniform(0.5, 0.8), 0.02), b.material("mirror"))
+        mirror_size = (w * r.uniform(0.9, 1.4), r.uniform(0.5, 0.8), 0.02)
+        b.box((0, r.uniform(1.3, 1.5), 0.23), mirror_size, b.material("mirror"))
     return w, 0.46
 
 
@@ -459,9 +459,3 @@ def platform(b: SceneBuilder, at: Placement, width: float, depth: float, height:
     b.box((0, height / 2, 0), (width, height, depth), b.material("carpet_grey", "carpet_blue", "linoleum_beige",
                                                                  "wood_medium"))
     return width, depth
-
-
-def _to_world(at: Placement, lx: float, lz: float) -> tuple[float, float]:
-    """Floor position of a point given in an object's frame (to put a monitor on a desk...)."""
-    c, s = np.cos(at.yaw), np.sin(at.yaw)
-    return at.x + c * lx + s * lz, at.z - s * lx + c * lz

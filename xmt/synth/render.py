@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import primitives as prim
-from .camera import Intrinsics, Pose, project, ray_directions
+from .camera import Intrinsics, project, ray_directions
 from .imageops import box_blur3, tone_curve, unit_noise
 from .materials import BOOKS, texture_pattern
 from .scene import BOX, ELLIPSOID, FRUSTUM, Scene

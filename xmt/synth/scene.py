@@ -94,5 +94,6 @@ class SceneBuilder:
         return Scene(self.room, np.asarray(room_materials, dtype=np.int32), np.array(kind, dtype=np.int32),
                      np.array(center, dtype=float).reshape(-1, 3), np.array(size, dtype=float).reshape(-1, 3),
                      np.array(yaw, dtype=float), np.array(material, dtype=np.int32), np.array(obj, dtype=np.int32),
-                     self.table.arrays(self.rng), list(self.object_kinds), np.asarray(light_positions, float).reshape(-1, 3),
-                     np.asarray(light_colours, float).reshape(-1, 3), np.asarray(ambient, float), pose)
+                     self.table.arrays(self.rng), list(self.object_kinds),
+                     np.asarray(light_positions, float).reshape(-1, 3), np.asarray(light_colours, float).reshape(-1, 3),
+                     np.asarray(ambient, float), pose)
