@@ -3,8 +3,8 @@
     from xmt.synth import SynthConfig, generate, render_preview, render_scene, sample_scene
 """
 
-from .generate import RENDERER_VERSION, SPLITS, SynthConfig, generate, manifest, render_dataset_scene
-from .preview import colourise_depth, render_preview
+from .generate import RENDERER_VERSION, SPLITS, SynthConfig, generate, manifest, render_dataset_scene, render_preview
+from .preview import colourise_depth
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
 from .render import MODALITIES, render_scene
 from .sensors import PROFILES

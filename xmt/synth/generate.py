@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
+from .preview import contact_sheet
 from .render import render_scene
 from .sensors import PROFILES
 
@@ -50,6 +51,8 @@ class SynthConfig:
             raise ValueError(f"modalities must be a non-empty subset of {TARGET_MODALITIES}, got {self.modalities}")
         if len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"repeated modality in {self.modalities}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         for split in SPLITS:
@@ -164,5 +167,24 @@ def generate(out_dir: Path, config: SynthConfig, workers: int = 2,
     return result
 
 
-__all__ = ["SynthConfig", "generate", "manifest", "render_dataset_scene", "relative_path", "scene_seed",
-           "RENDERER_VERSION", "SPLITS"]
+def render_preview(out_path: Path, config: SynthConfig = SynthConfig(), per_class: int = 2,
+                   classes: tuple[str, ...] | None = None, colours: int | None = 256) -> Path:
+    """Write a PNG contact sheet: one row per class (TR classes first, then TI), `per_class` scenes per
+    row, each as RGB | depth (colour-mapped from near to the sensor's maximum range, black where
+    invalid) | NIR through the target profile. The scenes are the data set's own: test split for TR
+    classes, TI split for TI classes. `colours`: palette size of the PNG (None: full colour)."""
+    config.validate()
+    every_modality = replace(config, modalities=TARGET_MODALITIES)
+    rows = []
+    for name in classes or config.tr_classes + config.ti_classes:
+        split = "ti" if name in config.ti_classes else "test"
+        label = f"{'TI' if split == 'ti' else 'TR'} {name}"
+        rows.append((label, [render_dataset_scene(every_modality, split, name, i) for i in range(per_class)]))
+    sheet = contact_sheet(rows, 1000.0 * config.profile("test").depth.max_range, colours)
+    out_path = Path(out_path)
+    sheet.save(out_path, optimize=True)
+    return out_path
+
+
+__all__ = ["SynthConfig", "generate", "manifest", "render_dataset_scene", "render_preview", "relative_path",
+           "scene_seed", "RENDERER_VERSION", "SPLITS"]
