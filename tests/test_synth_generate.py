@@ -122,8 +122,8 @@ def test_cross_sensor_profiles(tmp_path):
     assert manifest["profiles"]["target"]["principle"] == "time_of_flight"
 
 
-@pytest.mark.parametrize("bad", [dict(target_profile="kinect_v9"), dict(seed=-1), dict(modalities=("thermal",)), dict(size=8),
-                                 dict(tr_classes=("office",)), dict(ti_classes=("bedroom",)),
+@pytest.mark.parametrize("bad", [dict(target_profile="kinect_v9"), dict(seed=-1), dict(modalities=("thermal",)),
+                                 dict(size=8), dict(tr_classes=("office",)), dict(ti_classes=("bedroom",)),
                                  dict(test_per_class=-1), dict(modalities=())])
 def test_bad_config_is_refused(bad, tmp_path):
     with pytest.raises(ValueError):
