@@ -3,33 +3,43 @@
     PYTHONPATH=. python benchmarks/bench_synth.py [--workers 2] [--size 64] [--scale 1.0] [--profile kinect_v1]
 
 Generates the default data set (or `--scale` times its counts) into a temporary folder with the given
-number of worker processes and prints scenes/s, then times each stage of one scene in this process.
+number of worker processes and prints scenes/s (wall clock, and from the CPU time used, which other
+programs on the machine do not inflate), then times each stage of single scenes in this process.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import os
+import resource
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from xmt.synth import PROFILES, SPLITS, SynthConfig, generate, sample_scene
 from xmt.synth.camera import Intrinsics
 from xmt.synth.generate import scene_seed
+from xmt.synth.png import encode_png
 from xmt.synth.render import render_depth, render_nir, render_rgb, surface_properties, trace
 
 
-def throughput(config: SynthConfig, workers: int) -> tuple[int, float]:
+def throughput(config: SynthConfig, workers: int) -> tuple[int, float, float]:
+    """(scenes, wall seconds, CPU seconds of this process and its workers)."""
     with tempfile.TemporaryDirectory() as tmp:
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
         manifest = generate(Path(tmp), config, workers=workers)
         elapsed = time.perf_counter() - start
-    return sum(sum(c.values()) for c in manifest["counts"].values()), elapsed
+        cpu = _cpu_seconds() - cpu_before
+    return sum(sum(c.values()) for c in manifest["counts"].values()), elapsed, cpu
+
+
+def _cpu_seconds() -> float:
+    """User + system time of this process and of its finished worker processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def stage_times(config: SynthConfig, scenes_per_class: int = 4) -> dict[str, float]:
@@ -57,7 +67,7 @@ def stage_times(config: SynthConfig, scenes_per_class: int = 4) -> dict[str, flo
                 nir = render_nir(g, s, profile, rng)
                 marks.append(time.perf_counter())
                 for image in (rgb, depth, nir):
-                    Image.fromarray(image).save(io.BytesIO(), format="PNG", compress_level=1)
+                    encode_png(image)
                 marks.append(time.perf_counter())
                 for key, a, b in zip(totals, marks[:-1], marks[1:]):
                     totals[key] += b - a
@@ -74,10 +84,14 @@ def main() -> None:
     args = parser.parse_args()
     base = SynthConfig(size=args.size, target_profile=args.profile)
     config = replace(base, **{f"{s}_per_class": max(1, round(base.per_class(s) * args.scale)) for s in SPLITS})
-    scenes, elapsed = throughput(config, args.workers)
+    load = os.getloadavg()[0]
+    scenes, elapsed, cpu = throughput(config, args.workers)
     print(f"generate: {scenes} scenes in {elapsed:.2f} s = {scenes / elapsed:.0f} scenes/s "
           f"({args.workers} workers, size {args.size}, profile {args.profile}, "
-          f"modalities {'+'.join(config.modalities)})")
+          f"modalities {'+'.join(config.modalities)}; load average before: {load:.1f})")
+    # wall-clock rates fall when other programs share the cores; CPU time does not
+    print(f"CPU: {1000 * cpu / scenes:.2f} ms per scene, so {args.workers * scenes / cpu:.0f} scenes/s "
+          f"on {args.workers} otherwise idle cores")
     stages = stage_times(config)
     print("one process, ms per scene: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items())
           + f"; total {sum(stages.values()):.2f}")

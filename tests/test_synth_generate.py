@@ -11,6 +11,7 @@ from PIL import Image
 
 from xmt.synth import (ALL_CLASSES, PROFILES, RENDERER_VERSION, TI_CLASSES, TR_CLASSES, SynthConfig, generate,
                        render_dataset_scene, render_preview)
+from xmt.synth.png import write_png
 
 SMALL = SynthConfig(seed=3, size=32, source_per_class=2, ti_per_class=2, adapt_per_class=2, test_per_class=1,
                     tr_classes=("bedroom", "corridor", "kitchen"), ti_classes=("office", "restroom"))
@@ -145,3 +146,17 @@ def test_preview_sheet(tmp_path):
     rows = len(SMALL.tr_classes) + len(SMALL.ti_classes)
     assert sheet.size[1] == 12 + rows * (32 + 2)
     assert sheet.size[0] > 2 * 3 * 43
+
+
+@pytest.mark.parametrize("image", [np.arange(12, dtype=np.uint8).reshape(3, 4),
+                                   np.arange(36, dtype=np.uint8).reshape(3, 4, 3),
+                                   (np.arange(12, dtype=np.uint16) * 5000).reshape(3, 4)])
+def test_png_writer_round_trips_through_pillow(image, tmp_path):
+    write_png(tmp_path / "a.png", image)
+    back = np.asarray(Image.open(tmp_path / "a.png"))
+    assert back.dtype == image.dtype and np.array_equal(back, image)
+
+
+def test_png_writer_refuses_other_images(tmp_path):
+    with pytest.raises(ValueError):
+        write_png(tmp_path / "a.png", np.zeros((2, 2), np.float32))

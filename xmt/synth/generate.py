@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
-
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
+from .png import write_png
 from .preview import contact_sheet
 from .render import render_scene
 from .sensors import PROFILES
@@ -24,7 +23,6 @@ RENDERER_VERSION = "1"
 SPLITS = ("source", "ti", "adapt", "test")
 TARGET_MODALITIES = ("depth", "nir", "rgb")
 CHUNK = 16  # scenes per worker task
-PNG_COMPRESSION = 1  # fast zlib level: the files are small and written often
 
 
 @dataclass(frozen=True)
@@ -106,8 +104,7 @@ def _write_chunk(task: tuple[Path, SynthConfig, str, str, int, int]) -> int:
     for index in range(start, stop):
         arrays = render_dataset_scene(config, split, class_name, index)
         for modality in config.split_modalities(split):
-            Image.fromarray(arrays[modality]).save(out_dir / relative_path(split, modality, class_name, index),
-                                                   compress_level=PNG_COMPRESSION)
+            write_png(out_dir / relative_path(split, modality, class_name, index), arrays[modality])
     return stop - start
 
 

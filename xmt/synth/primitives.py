@@ -48,12 +48,14 @@ def intersect_room(origin, direction, size) -> tuple[np.ndarray, np.ndarray]:
 def intersect_box(origin, direction, half) -> np.ndarray:
     """Slab test against the box [-half, half] (origin, direction, half: 3 component arrays)."""
     tnear, tfar = -np.inf, np.inf
-    for o, d, h in zip(origin, direction, half):
-        inv = safe_inverse(d)
-        t1 = (-h - o) * inv
-        t2 = (h - o) * inv
-        tnear = np.maximum(tnear, np.minimum(t1, t2))
-        tfar = np.minimum(tfar, np.maximum(t1, t2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a zero direction component gives infinite slab distances, which the min/max handle
+        for o, d, h in zip(origin, direction, half):
+            inv = 1.0 / d
+            t1 = (-h - o) * inv
+            t2 = (h - o) * inv
+            tnear = np.maximum(tnear, np.minimum(t1, t2))
+            tfar = np.minimum(tfar, np.maximum(t1, t2))
     return np.where((tnear <= tfar) & (tnear > EPS), tnear, np.inf)
 
 
