@@ -173,24 +173,26 @@ def _time_of_flight(sensor: DepthSensor, z, signal, points, normals, reflectance
 def multipath_bias(points, normals, reflectance, cos_incidence, z, focal) -> np.ndarray:
     """Extra path length (m) from light that reaches a pixel's surface via a nearby surface.
 
-    One bounce, sampled at eight neighbours: the form factor between the two patches (both must
-    face each other, as in a concave corner), times the neighbour's reflectance and irradiance
-    relative to the pixel's own, times the detour; the phase of the mixed return shifts by about
-    half the detour weighted by the indirect/direct ratio.
+    One bounce, sampled at four neighbours a few pixels away (up, down, left, right: where floors
+    meet walls and walls meet walls in a room), each standing for a quarter of the ring around the
+    pixel: the form factor between the two patches (both must face each other, as in a concave
+    corner), times the neighbour's reflectance and irradiance relative to the pixel's own, times the
+    detour; the phase of the mixed return shifts by about half the detour weighted by the
+    indirect/direct ratio.
     """
     radius = max(2, z.shape[1] // 25)
     direct = np.maximum(cos_incidence / (z * z), 1e-3)
     # one padded stack of everything the neighbour contributes: points, normals, reflectance, irradiance, depth
     neighbours = Neighbours(np.concatenate([points, normals, (reflectance, cos_incidence / (z * z), z)]), radius)
     bias = np.zeros_like(z)
-    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
         q = neighbours.at(dy * radius, dx * radius)
         v = q[0:3] - points
         dist2 = np.maximum(v[0] * v[0] + v[1] * v[1] + v[2] * v[2], 1e-4)
         dist = np.sqrt(dist2)
         cos_p = np.maximum((normals[0] * v[0] + normals[1] * v[1] + normals[2] * v[2]) / dist, 0.0)
         cos_q = np.maximum(-(q[3] * v[0] + q[4] * v[1] + q[5] * v[2]) / dist, 0.0)
-        patch_area = (q[8] * radius / focal) ** 2
+        patch_area = 2.0 * (q[8] * radius / focal) ** 2
         form_factor = cos_p * cos_q * patch_area / (np.pi * dist2)
         ratio = q[6] * form_factor * q[7] / direct
         bias += 0.5 * np.minimum(ratio, 1.0) * dist
