@@ -1,4 +1,5 @@
-"""Small image operations in plain numpy (no scipy at run time): neighbour shifts, edges, blur, noise fields."""
+"""Small image operations in plain numpy (no scipy at run time): neighbour views, depth edges, blur, noise
+fields, occlusion from an offset view, and table look-ups for sines and response curves."""
 
 from __future__ import annotations
 

@@ -104,7 +104,6 @@ LIBRARY: dict[str, Material] = {
     "cardboard": Material((0.50, 0.37, 0.21), 0.66, FABRIC, 6.0, 0.10, 0.05),
     "rubber_black": Material((0.03, 0.03, 0.03), 0.04, amp=0.02),
 }
-NAMES = tuple(LIBRARY)
 
 
 class MaterialTable:
@@ -123,7 +122,6 @@ class MaterialTable:
         normal = rng.standard_normal((len(lib), 4))
         jitter = np.array([m.jitter for m in lib]).reshape(-1, 1)
         return {
-            "library_index": np.array([NAMES.index(n) for n in self.names], dtype=np.int32),
             "rgb": np.minimum(np.array([m.rgb for m in lib]).reshape(-1, 3) * np.exp(jitter * normal[:, :3]), 1.0),
             "nir": np.minimum(np.array([m.nir for m in lib]) * np.exp(0.08 * normal[:, 3]), 1.0),
             "phase": rng.random((len(lib), 3)) * 2 * np.pi,
