@@ -102,7 +102,6 @@ LIBRARY: dict[str, Material] = {
     "whiteboard": Material((0.90, 0.90, 0.90), 0.85, amp=0.02, shiny=0.4),
     "blackboard": Material((0.05, 0.10, 0.08), 0.10, amp=0.04),
     "cardboard": Material((0.50, 0.37, 0.21), 0.66, FABRIC, 6.0, 0.10, 0.05),
-    "rubber_black": Material((0.03, 0.03, 0.03), 0.04, amp=0.02),
 }
 
 
