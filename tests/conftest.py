@@ -55,3 +55,48 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+# ---- a tiny embedded benchmark, run once per session through the CLI ------------------------------
+
+TINY_SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def tiny_synth(tmp_path_factory) -> Path:
+    """xmt synth at 32x32: 10 TR classes (12 source, 8 adapt, 4 test scenes each), 8 TI classes x 10 pairs."""
+    out = tmp_path_factory.mktemp("synth") / "bench"
+    code = main(["synth", str(out), "--size", str(TINY_SIZE), "--source-per-class", "12", "--ti-per-class", "10",
+                 "--adapt-per-class", "8", "--test-per-class", "4", "--seed", "3", "-q"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_source(tiny_synth, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-source") / "source.safetensors"
+    code = main(["train-source", str(tiny_synth / "source" / "rgb"), "--out", str(out), "--backbone", "smallcnn",
+                 "--epochs", "4", "--size", str(TINY_SIZE), "--device", "cpu", "-q"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_ti(tiny_synth, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny-ti") / "ti.h5"
+    code = main(["prepare-ti", "--format", "synth", "--root", str(tiny_synth), "--modality", "depth",
+                 "--size", str(TINY_SIZE), "--out", str(out), "-q"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bridge(tiny_synth, tiny_source, tiny_ti, tmp_path_factory) -> Path:
+    """A short bridge run with a small U-Net; its folder holds translator.safetensors, translated.h5..."""
+    out = tmp_path_factory.mktemp("tiny-bridge") / "bridge"
+    code = main(["bridge", "--source-model", str(tiny_source), "--ti", str(tiny_ti), "--target-data",
+                 str(tiny_synth / "target" / "adapt" / "depth"), "--target", "depth", "--out", str(out),
+                 "--translator", "unet", "--translator-arg", "base_channels=8", "--epochs", "8",
+                 "--batch-size", "16", "--lr", "1e-3", "--device", "cpu", "-q"])
+    assert code == 0
+    return out

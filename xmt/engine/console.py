@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -17,7 +18,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-err_console = Console(stderr=True, highlight=False)
+# Piped or captured stderr has no width: use a wide one so tables and log lines stay whole.
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 _quiet = bool(os.environ.get("XMT_QUIET"))
 
 

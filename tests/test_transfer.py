@@ -1,0 +1,222 @@
+"""xmt transfer: every method end to end on a tiny synth set, label hygiene, and bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import TINY_SIZE, run_cli
+from xmt.data.batches import load_native
+from xmt.data.readers import open_image_set
+from xmt.engine.jsonlog import read_jsonl
+from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
+from xmt.methods.shot import ShotObjective
+from xmt.models.io import load_model
+from xmt.stages.inputs import target_recipe
+from xmt.stages.transfer import METHODS, fit_target_recipe
+
+EPOCHS = "3"
+
+
+def transfer_args(method, source, adapt_data, out, bridge=None, ti=None, *extra):
+    args = ["transfer", "--method", method, "--source-model", source, "--target-data", adapt_data,
+            "--target", "depth", "--out", out, "--epochs", EPOCHS, "--batch-size", "16", "--device", "cpu", "-q"]
+    if bridge is not None:
+        args += ["--translated", bridge / "translated.h5"]
+    if ti is not None:
+        args += ["--ti", ti]
+    return args + list(extra)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_synth, tiny_source, tiny_bridge, tiny_ti, tmp_path_factory):
+    """Every method trained once through the CLI."""
+    from xmt.cli import main
+
+    folder = tmp_path_factory.mktemp("transfer")
+    adapt_data = tiny_synth / "target" / "adapt" / "depth"
+    models = {}
+    for method in METHODS:
+        out = folder / f"{method}.safetensors"
+        args = transfer_args(method, tiny_source, adapt_data, out, tiny_bridge, tiny_ti)
+        assert main([str(a) for a in args]) == 0, method
+        models[method] = out
+    return models
+
+
+def test_every_method_writes_a_target_model_that_evaluate_reads(trained, tiny_synth, capsys):
+    code, out, err = run_cli(["evaluate", "--compare", *trained.values(), "--data",
+                              tiny_synth / "target" / "test" / "depth", "--json"], capsys)
+    assert code == 0
+    results = {r["method"]: r for r in json.loads(out)["results"]}
+    assert set(results) == set(METHODS)
+    assert results["oracle"]["oracle"] and not results["tgkt"]["oracle"]
+    assert "oracle: trained on target labels" in err
+    for method, path in trained.items():
+        model = load_model(path)
+        assert model.meta["kind"] == "target-model" and model.modality == "depth"
+        assert model.meta["method"] == method
+        log = path.with_suffix(".jsonl")
+        assert log.exists() == (method != "source-only")
+
+
+def test_training_logs_losses_and_pseudo_label_figures(trained):
+    log = read_jsonl(trained["tgkt"].with_suffix(".jsonl"))
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+    assert {"kl", "f", "self", "im"} <= set(log[0])
+    assert sum(log[0]["pseudo_label_histogram"]) == 80
+    assert log[0]["pseudo_label_changed"] is None and 0 <= log[1]["pseudo_label_changed"] <= 1
+    socket = read_jsonl(trained["socket"].with_suffix(".jsonl"))
+    assert {"pl", "im", "bn", "ti"} <= set(socket[0])
+
+
+def test_head_stays_frozen_and_source_model_unchanged(trained, tiny_source):
+    source = load_model(tiny_source).model.state_dict()
+    for method in ("tgkt", "shot", "socket", "oracle"):
+        target = load_model(trained[method]).model.state_dict()
+        for key in source:
+            if key.startswith("head."):
+                assert torch.equal(source[key], target[key]), (method, key)
+        assert any(not torch.equal(source[k], target[k]) for k in source if k.startswith("backbone."))
+    source_only = load_model(trained["source-only"]).model.state_dict()
+    assert all(torch.equal(source[k], source_only[k]) for k in source)
+
+
+def test_adapt_leaves_the_given_source_model_untouched(tiny_source, tiny_synth):
+    source = load_model(tiny_source)
+    before = {k: v.clone() for k, v in source.model.state_dict().items()}
+    tr = open_image_set(tiny_synth / "target" / "adapt" / "depth", "depth")
+    recipe = target_recipe("depth", tr, TINY_SIZE, (0.0, 10.0))
+    native = load_native(tr, recipe)
+    native.labels[:] = -1
+    data = AdaptData(tr=native, recipe=fit_target_recipe(recipe, native, 0))
+    result = adapt(source.model, data, ShotObjective(), AdaptConfig(epochs=1, batch_size=16), torch.device("cpu"))
+    assert all(torch.equal(before[k], v) for k, v in source.model.state_dict().items())
+    assert result.selected_epoch == 1
+
+
+def _list_file(path, image_set, labels):
+    path.write_text("".join(f"{p}\t{image_set.classes[y]}\n" for p, y in zip(image_set.paths, labels)))
+    return path
+
+
+@pytest.mark.parametrize("method", ["tgkt", "socket"])
+def test_scrambled_target_labels_change_nothing_but_the_oracle(method, tiny_synth, tiny_source, tiny_bridge, tiny_ti,
+                                                                 tmp_path, capsys):
+    adapt_set = open_image_set(tiny_synth / "target" / "adapt" / "depth", "depth")
+    true = _list_file(tmp_path / "true.txt", adapt_set, adapt_set.labels)
+    scrambled = _list_file(tmp_path / "scrambled.txt", adapt_set, np.random.default_rng(0).permutation(adapt_set.labels))
+    outs = []
+    for name, data in (("a", true), ("b", scrambled)):
+        out = tmp_path / f"{name}.safetensors"
+        # the translated pack was made from the same images in the same order, so it fits both lists
+        code, _, err = run_cli(transfer_args(method, tiny_source, data, out, tiny_bridge, tiny_ti, "--epochs", "2"),
+                               capsys)
+        assert code == 0, err
+        outs.append(load_model(out).model.state_dict())
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+def test_oracle_does_read_the_labels(tiny_synth, tiny_source, tmp_path, capsys):
+    adapt_set = open_image_set(tiny_synth / "target" / "adapt" / "depth", "depth")
+    scrambled = _list_file(tmp_path / "s.txt", adapt_set, np.random.default_rng(0).permutation(adapt_set.labels))
+    true = _list_file(tmp_path / "t.txt", adapt_set, adapt_set.labels)
+    states = []
+    for data in (true, scrambled):
+        out = tmp_path / f"{data.stem}.safetensors"
+        assert run_cli(transfer_args("oracle", tiny_source, data, out, None, None, "--epochs", "1"), capsys)[0] == 0
+        states.append(load_model(out).model.state_dict())
+    assert any(not torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+@pytest.fixture(scope="module")
+def small_benchmark(tmp_path_factory):
+    """Small but non-trivial: 32x32, 40 source / 30 TI / 30 adapt / 15 test scenes per class."""
+    from xmt.cli import main
+
+    root = tmp_path_factory.mktemp("small")
+    bench = root / "bench"
+
+    def ok(*args):
+        assert main([str(a) for a in args]) == 0, args
+
+    ok("synth", bench, "--size", 32, "--source-per-class", 40, "--ti-per-class", 30, "--adapt-per-class", 30,
+       "--test-per-class", 15, "--seed", 5, "-q")
+    ok("train-source", bench / "source" / "rgb", "--out", root / "source.safetensors", "--backbone", "smallcnn",
+       "--epochs", 10, "--size", 32, "--device", "cpu", "-q")
+    ok("prepare-ti", "--format", "synth", "--root", bench, "--modality", "depth", "--size", 32, "--out",
+       root / "ti.h5", "-q")
+    ok("bridge", "--source-model", root / "source.safetensors", "--ti", root / "ti.h5", "--target-data",
+       bench / "target" / "adapt" / "depth", "--out", root / "bridge", "--translator", "unet", "--translator-arg",
+       "base_channels=8", "--epochs", 10, "--batch-size", 16, "--lr", "1e-3", "--device", "cpu", "-q")
+    for method in ("source-only", "tgkt"):
+        ok(*transfer_args(method, root / "source.safetensors", bench / "target" / "adapt" / "depth",
+                          root / f"{method}.safetensors", root / "bridge", root / "ti.h5", "--epochs", 6))
+    return root
+
+
+def test_tgkt_beats_source_only_by_a_clear_margin(small_benchmark, capsys):
+    code, out, _ = run_cli(["evaluate", small_benchmark / "source-only.safetensors",
+                            small_benchmark / "tgkt.safetensors", "--data",
+                            small_benchmark / "bench" / "target" / "test" / "depth", "--json", "-q"], capsys)
+    results = {r["method"]: r["accuracy"] for r in json.loads(out)["results"]}
+    # chance is 10%; a sign error or a dead term in any TGKT loss leaves it near source-only
+    assert results["tgkt"] >= results["source-only"] + 0.08, results
+
+
+def test_select_im_records_a_label_free_choice(tiny_synth, tiny_source, tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    code, stdout, err = run_cli(transfer_args("shot", tiny_source, tiny_synth / "target" / "adapt" / "depth", out,
+                                              None, None, "--select", "im", "--json"), capsys)
+    assert code == 0, err
+    chosen = json.loads(stdout)["selected_epoch"]
+    log = read_jsonl(out.with_suffix(".jsonl"))
+    scores = [r["end_snapshot_im"] for r in log]
+    best = min(scores)
+    assert chosen == 1 + max(i for i, score in enumerate(scores) if score == best)  # ties: the later epoch
+    assert len(scores) == int(EPOCHS)
+
+
+def _one_line(code, err, *needles):
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], err
+
+
+def test_transfer_bad_inputs(tiny_synth, tiny_source, tiny_bridge, tiny_ti, trained, tmp_path, capsys):
+    adapt_data = tiny_synth / "target" / "adapt" / "depth"
+    test_data = tiny_synth / "target" / "test" / "depth"
+    out = tmp_path / "t.safetensors"
+    # a translated pack of other TR images
+    _one_line(*run_cli(transfer_args("tgkt", tiny_source, test_data, out, tiny_bridge, tiny_ti), capsys)[::2],
+              "translated.h5", "other TR images")
+    # ... or of another source model
+    _one_line(*run_cli(transfer_args("tgkt", trained["source-only"], adapt_data, out, tiny_bridge, tiny_ti),
+                       capsys)[::2], "target-model checkpoint; expected source-model")
+    other_source = tmp_path / "other.safetensors"
+    shutil.copy(tiny_source, other_source)
+    with open(other_source, "ab") as f:  # a different file: another sha256, same weights
+        f.write(b" ")
+    _one_line(*run_cli(transfer_args("tgkt", other_source, adapt_data, out, tiny_bridge, tiny_ti), capsys)[::2],
+              "another source model")
+    _one_line(*run_cli(transfer_args("tgkt", tiny_source, adapt_data, out, None, tiny_ti), capsys)[::2],
+              "--translated")
+    # a TI pack of another modality
+    nir_ti = tmp_path / "nir.h5"
+    assert run_cli(["prepare-ti", "--format", "synth", "--root", tiny_synth, "--modality", "nir", "--size",
+                    TINY_SIZE, "--out", nir_ti, "-q"], capsys)[0] == 0
+    _one_line(*run_cli(transfer_args("socket", tiny_source, adapt_data, out, None, nir_ti), capsys)[::2],
+              "nir.h5", "expected rgb paired with depth")
+    # oracle with target classes the source model does not know
+    renamed = tmp_path / "renamed"
+    shutil.copytree(adapt_data, renamed)
+    (renamed / "kitchen").rename(renamed / "galley")
+    _one_line(*run_cli(transfer_args("oracle", tiny_source, renamed, out), capsys)[::2], "galley", "not among")
+    _one_line(*run_cli(transfer_args("shot", tiny_source, adapt_data, out, None, None, "--beta-kl", "2"),
+                       capsys)[::2], "--beta-kl applies to --method tgkt only")
+    _one_line(*run_cli(transfer_args("magic", tiny_source, adapt_data, out), capsys)[::2], "--method magic")
+    assert not out.exists()
