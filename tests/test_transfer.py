@@ -13,7 +13,7 @@ from xmt.data.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
 from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
 from xmt.methods.shot import ShotObjective
-from xmt.models.io import load_model
+from xmt.models.io import load_model, save_model
 from xmt.stages.inputs import target_recipe
 from xmt.stages.transfer import METHODS, fit_target_recipe
 
@@ -197,10 +197,10 @@ def test_transfer_bad_inputs(tiny_synth, tiny_source, tiny_bridge, tiny_ti, trai
     # ... or of another source model
     _one_line(*run_cli(transfer_args("tgkt", trained["source-only"], adapt_data, out, tiny_bridge, tiny_ti),
                        capsys)[::2], "target-model checkpoint; expected source-model")
-    other_source = tmp_path / "other.safetensors"
-    shutil.copy(tiny_source, other_source)
-    with open(other_source, "ab") as f:  # a different file: another sha256, same weights
-        f.write(b" ")
+    other_source = tmp_path / "other.safetensors"  # same weights and classes, another file (sha256)
+    loaded = load_model(tiny_source)
+    save_model(other_source, loaded.model, kind="source-model", classes=loaded.classes, recipe=loaded.recipe,
+               config={"copied": True}, provenance={})
     _one_line(*run_cli(transfer_args("tgkt", other_source, adapt_data, out, tiny_bridge, tiny_ti), capsys)[::2],
               "another source model")
     _one_line(*run_cli(transfer_args("tgkt", tiny_source, adapt_data, out, None, tiny_ti), capsys)[::2],
