@@ -4,8 +4,8 @@
 """
 
 from .generate import RENDERER_VERSION, SPLITS, SynthConfig, generate, manifest, render_dataset_scene, render_preview
-from .preview import colourise_depth
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
+from .preview import colourise_depth
 from .render import MODALITIES, render_scene
 from .sensors import PROFILES
 

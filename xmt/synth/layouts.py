@@ -56,10 +56,24 @@ def _room(r: np.random.Generator, width, depth, height) -> tuple[Room, SceneBuil
     return room, SceneBuilder(r, (room.width, room.depth, room.height))
 
 
+CLUTTER = (o.carton, o.plant, o.floor_lamp, o.stool, o.chair)
+
+
+def _clutter(b: SceneBuilder, room: Room) -> None:
+    """Up to three stray items along the side walls, whatever the room: real rooms are never tidy."""
+    r = b.rng
+    for _ in range(int(r.integers(0, 4))):
+        item = CLUTTER[int(r.integers(len(CLUTTER)))]
+        side = r.choice([-1.0, 1.0])
+        item(b, Placement(side * (room.width / 2 - 0.35), r.uniform(1.2, max(1.3, room.depth - 0.4)),
+                          r.uniform(0.0, 2 * np.pi)))
+
+
 def _finish(b: SceneBuilder, room: Room, walls, floors, camera_height=(1.2, 1.7), pitch=(-25, -10),
             yaw=15.0, x_spread=0.25) -> Scene:
-    """Finishes, lights and a camera standing near the front wall looking into the room."""
+    """Clutter, finishes, lights and a camera standing near the front wall looking into the room."""
     r = b.rng
+    _clutter(b, room)
     wall = b.material(*walls)
     back = b.material(*walls) if r.random() < 0.3 else wall  # an accent wall
     faces = (wall, wall, b.material(*floors), b.material(*CEILINGS), wall, back)
