@@ -119,7 +119,7 @@ class UNetTranslator(Translator):
 
     name = "unet"
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 32, depth: int = 3):
+    def __init__(self, in_channels: int = 1, base_channels: int = 16, depth: int = 4):
         super().__init__()
         if depth < 1:
             raise ValueError(f"unet depth must be at least 1, got {depth}")
