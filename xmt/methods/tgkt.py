@@ -5,7 +5,7 @@
       + beta_f    * L_f                        TI-guided feature alignment: F_t(x_t^TI) vs F_s(x_s^TI)
       + beta_self * L_self                     self-training on SHOT clustering pseudo-labels (refreshed
                                                each epoch; those below `confidence` are dropped)
-      + beta_im * L_IM + beta_bn * L_BN        optional: SHOT's IM and SOCKET's BN-statistics term
+      + beta_im * L_IM + beta_bn * L_BN        [design] SHOT's IM and SOCKET's BN-statistics term
 
 Every weight at 0 switches its term off (and what only it needs: translations, TI data, clustering).
 """
@@ -36,7 +36,7 @@ class TgktObjective(Objective):
     beta_self: float = 0.3
     confidence: float = 0.0
     beta_im: float = 1.0
-    beta_bn: float = 0.0
+    beta_bn: float = 0.5  # SOCKET's weight: with a weak teacher (poor translations) it carries TGKT (docs/methods.md)
     reference: tuple = field(default=(), repr=False)
 
     def __post_init__(self) -> None:

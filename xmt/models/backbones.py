@@ -7,7 +7,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torchvision import models as tv
 
 from xmt.errors import UserError
 
@@ -57,12 +56,19 @@ def _small_cnn(width: int = 32) -> nn.Module:
     return Pooled(nn.Sequential(*layers))
 
 
+def _torchvision_models():
+    # imported on use: torchvision's import costs about 1.7 s, paid by every CLI call otherwise
+    from torchvision import models
+
+    return models
+
+
 def _mobilenet_v2() -> nn.Module:
-    return Pooled(tv.mobilenet_v2(weights=None).features)
+    return Pooled(_torchvision_models().mobilenet_v2(weights=None).features)
 
 
 def _resnet(depth: int) -> nn.Module:
-    net = getattr(tv, f"resnet{depth}")(weights=None)
+    net = getattr(_torchvision_models(), f"resnet{depth}")(weights=None)
     net.fc = nn.Identity()
     return net
 

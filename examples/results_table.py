@@ -1,0 +1,94 @@
+"""Markdown tables of a results run: every method's accuracy on target/test, and the source model's
+accuracy on raw against translated target images, as mean and standard deviation over seeds.
+
+    python results_table.py runs/small --tasks "depth-kv1 nir" --seeds "0 1 2" --methods "..." --bridges "..."
+
+Reads RUNS/<task>/seed<seed>/metrics/<method>.json (xmt evaluate --out) and
+RUNS/<task>/seed<seed>/scores/bridge-<name>.json (score_translations.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+LABELS = {
+    "source-rgb": "source model on the target camera's RGB (reference)",
+    "source-only": "source-only (source model on raw target)",
+    "shot": "SHOT",
+    "socket": "SOCKET",
+    "tgkt": "TGKT (xmt, best translator)",
+    "tgkt-light": "TGKT, `light` translator",
+    "oracle": "oracle (trained on target labels: upper bound, not a method)",
+    "tgkt-no-kl": "TGKT without L_KL",
+    "tgkt-no-f": "TGKT without L_f",
+    "tgkt-no-self": "TGKT without L_self",
+    "tgkt-no-im": "TGKT without L_IM",
+    "tgkt-no-bn": "TGKT without L_BN",
+}
+BRIDGE_LABELS = {
+    "source-rgb": "source model on the target camera's RGB (reference)",
+    "light": "`light` (L_rec + L_D + L_IM)",
+    "unet": "`unet` (L_rec + L_D + L_IM)",
+    "vq": "`vq` (L_rec + L_D + L_IM)",
+    "unet-rec": "`unet`, L_rec only",
+    "unet-rec-d": "`unet`, L_rec + L_D",
+    "unet-bn": "`unet`, + L_bn",
+    "unet-feat": "`unet`, + L_feat",
+}
+
+
+def accuracy(path: Path) -> float | None:
+    return 100 * json.loads(path.read_text())["accuracy"] if path.exists() else None
+
+
+def cell(values: list[float | None]) -> str:
+    found = [v for v in values if v is not None]
+    if not found:
+        return "–"
+    text = f"{statistics.mean(found):.1f}"
+    if len(found) > 1:
+        text += f" ± {statistics.stdev(found):.1f}"
+    return text + ("" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)")
+
+
+def table(header: str, rows: list[tuple[str, list[str]]], tasks: list[str]) -> list[str]:
+    lines = [f"| {header} | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    return lines + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path)
+    parser.add_argument("--tasks", required=True)
+    parser.add_argument("--seeds", required=True)
+    parser.add_argument("--methods", required=True)
+    parser.add_argument("--bridges", default="")
+    parser.add_argument("--bridge-tasks", default="", help="tasks of the bridge table (default: all)")
+    parser.add_argument("--command", default="", help="the command that made the run, quoted in the output")
+    args = parser.parse_args()
+    tasks, seeds = args.tasks.split(), args.seeds.split()
+    runs = {task: [args.runs / task / f"seed{seed}" for seed in seeds] for task in tasks}
+
+    out = [f"Accuracy (%) on `target/test`, mean ± standard deviation over seeds {', '.join(seeds)}."]
+    if args.command:
+        out += ["", f"Made by `{args.command}`."]
+    out += ["", "### Methods", ""]
+    rows = [(LABELS.get(m, m), [cell([accuracy(r / "metrics" / f"{m}.json") for r in runs[t]]) for t in tasks])
+            for m in args.methods.split()]
+    out += table("method", rows, tasks)
+    bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
+    if args.bridges.split() and bridge_tasks:
+        out += ["", "### Bridge: the source model on raw target images and on their translations", ""]
+        rows = [("raw target images (replicated to 3 channels)",
+                 [cell([accuracy(r / "metrics" / "source-only.json") for r in runs[t]]) for t in bridge_tasks])]
+        rows += [(BRIDGE_LABELS.get(b, b), [cell([accuracy(r / "scores" / f"bridge-{b}.json") for r in runs[t]])
+                                           for t in bridge_tasks]) for b in args.bridges.split()]
+        out += table("source model reads", rows, bridge_tasks)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

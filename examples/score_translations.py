@@ -1,0 +1,42 @@
+"""Score the source model on translated target images: a translated pack's stored probabilities
+against its stored labels (labels are read here only to score, as everywhere in xmt).
+
+    python score_translations.py bridge/test.h5 --out scores.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from xmt.data.translated import read_translated_pack
+from xmt.metrics import classification_metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pack", type=Path, help="a translated pack (bridge's translated.h5, or xmt translate's)")
+    parser.add_argument("--out", type=Path, required=True, help="metrics as JSON")
+    args = parser.parse_args()
+    pack = read_translated_pack(args.pack)  # checks the kind
+    with h5py.File(args.pack, "r") as f:
+        labels = f["labels"][:]
+    if (labels < 0).any():
+        raise SystemExit(f"{args.pack}: unlabelled images, nothing to score with")
+    metrics = classification_metrics(labels, pack.probs.argmax(1), pack.classes)
+    entropy = -(pack.probs * np.log(np.clip(pack.probs, 1e-12, None))).sum(1).mean()
+    marginal = pack.probs.mean(0)
+    metrics.update(data=str(args.pack), mean_entropy=float(entropy),
+                   marginal_entropy=float(-(marginal * np.log(np.clip(marginal, 1e-12, None))).sum()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2))
+    tmp.replace(args.out)
+
+
+if __name__ == "__main__":
+    main()
