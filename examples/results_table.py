@@ -27,6 +27,7 @@ LABELS = {
     "tgkt-no-self": "TGKT without L_self",
     "tgkt-no-im": "TGKT without L_IM",
     "tgkt-no-bn": "TGKT without L_BN",
+    "tgkt-kl-conf": "TGKT, L_KL weighted by teacher confidence (`--kl-weighting confidence`)",
 }
 BRIDGE_LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",

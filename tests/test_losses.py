@@ -407,3 +407,20 @@ def test_gan_losses_reject_unknown_kind() -> None:
         losses.gan_discriminator_loss(torch.zeros(2), torch.zeros(2), kind="wgan")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="wgan"):
         losses.gan_generator_loss(torch.zeros(2), kind="wgan")  # type: ignore[arg-type]
+
+
+def test_weighted_kl_distillation_is_the_weighted_mean_of_per_sample_terms(dtype: torch.dtype) -> None:
+    teacher = randn(7, 4, dtype=dtype, seed=21, scale=2.0).softmax(dim=1)
+    student_logits = randn(7, 4, dtype=dtype, seed=22, scale=2.0)
+    weights = torch.linspace(0.0, 1.0, 7, dtype=dtype)
+    per_sample = [np_kl_distillation(teacher[i:i + 1].double().numpy(), student_logits[i:i + 1].double().numpy(), 2.0)
+                  for i in range(7)]
+    expected = float(np.mean(np.array(per_sample) * weights.double().numpy()))
+    assert_matches(losses.kl_distillation(teacher, student_logits, 2.0, weights), expected, dtype)
+
+
+def test_teacher_confidence_is_one_minus_normalised_entropy() -> None:
+    probs = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]], dtype=torch.float64)
+    entropy_last = -(0.7 * math.log(0.7) + 3 * 0.1 * math.log(0.1))
+    expected = torch.tensor([1.0, 0.0, 1.0 - entropy_last / math.log(4)], dtype=torch.float64)
+    torch.testing.assert_close(losses.teacher_confidence(probs), expected)

@@ -220,3 +220,26 @@ def test_transfer_bad_inputs(tiny_synth, tiny_source, tiny_bridge, tiny_ti, trai
                        capsys)[::2], "--beta-kl applies to --method tgkt only")
     _one_line(*run_cli(transfer_args("magic", tiny_source, adapt_data, out), capsys)[::2], "--method magic")
     assert not out.exists()
+
+
+def test_confidence_weighting_silences_an_uninformative_teacher():
+    from xmt.errors import UserError
+    from xmt.methods.adapt import Batch
+    from xmt.methods.tgkt import TgktObjective
+    from xmt.models.classifier import Classifier
+
+    torch.manual_seed(0)
+    model = Classifier("smallcnn", 5, backbone_args={"width": 4}).eval()
+    x = torch.randn(4, 3, 16, 16)
+    uniform = torch.full((4, 5), 0.2)
+    confident = torch.eye(5)[:4]
+    only_kl = {"beta_f": 0.0, "beta_self": 0.0, "beta_im": 0.0, "beta_bn": 0.0}
+    weighted = TgktObjective(kl_weighting="confidence", **only_kl)
+    plain = TgktObjective(**only_kl)
+    assert weighted.loss(model, Batch(x=x, index=torch.arange(4), teacher=uniform))[1]["kl"].item() == 0.0
+    assert plain.loss(model, Batch(x=x, index=torch.arange(4), teacher=uniform))[1]["kl"].item() > 0.0
+    # a one-hot teacher has confidence 1: the weighted term is the paper's
+    torch.testing.assert_close(weighted.loss(model, Batch(x=x, index=torch.arange(4), teacher=confident))[1]["kl"],
+                               plain.loss(model, Batch(x=x, index=torch.arange(4), teacher=confident))[1]["kl"])
+    with pytest.raises(UserError, match="kl-weighting"):
+        TgktObjective(kl_weighting="entropy")

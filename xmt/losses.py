@@ -12,6 +12,7 @@ is over the N samples.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -109,7 +110,8 @@ def information_maximization(logits: Tensor, eps: float = SHOT_ENTROPY_EPS) -> T
 # --- distillation and alignment --------------------------------------------------------------------
 
 
-def kl_distillation(teacher_probs: Tensor, student_logits: Tensor, temperature: float = 1.0) -> Tensor:
+def kl_distillation(teacher_probs: Tensor, student_logits: Tensor, temperature: float = 1.0,
+                    weights: Tensor | None = None) -> Tensor:
     """Distillation ``KL(p_teacher || p_student)``, batch mean (the paper's L_KL in TGKT).
 
     ``teacher_probs`` are probabilities the frozen source model produced at temperature 1 (stored with
@@ -120,7 +122,8 @@ def kl_distillation(teacher_probs: Tensor, student_logits: Tensor, temperature: 
 
         T^2 * mean_j sum_k p_teacher^T_jk (log p_teacher^T_jk - log p_student^T_jk)
 
-    Teacher entries equal to 0 contribute 0 (0 log 0 = 0). T = 1 gives the plain KL.
+    Teacher entries equal to 0 contribute 0 (0 log 0 = 0). T = 1 gives the plain KL. With ``weights``
+    (N,), the per-sample terms are averaged with those weights: ``sum_j w_j KL_j / N``.
     """
     _check_same_shape(teacher_probs, student_logits, "teacher_probs", "student_logits")
     if temperature <= 0:
@@ -131,7 +134,20 @@ def kl_distillation(teacher_probs: Tensor, student_logits: Tensor, temperature: 
     teacher = teacher_log_probs.exp()
     # torch.where keeps 0 * (-inf - x) = nan out of the sum where the teacher gives a class no mass.
     pointwise = torch.where(teacher > 0, teacher * (teacher_log_probs - student_log_probs), 0.0)
-    return pointwise.sum(dim=-1).mean() * temperature**2
+    per_sample = pointwise.sum(dim=-1)
+    if weights is not None:
+        per_sample = per_sample * weights
+    return per_sample.mean() * temperature**2
+
+
+def teacher_confidence(probs: Tensor) -> Tensor:
+    """``1 - H(p_j) / log K`` per row: 1 for a one-hot prediction, 0 for the uniform one.
+
+    A label-free weight for distilling a teacher that may know little: TGKT's
+    ``--kl-weighting confidence`` scales each translation's L_KL term by it.
+    """
+    entropy = -(torch.where(probs > 0, probs * probs.log(), 0.0)).sum(dim=-1)
+    return 1.0 - entropy / math.log(probs.shape[-1])
 
 
 def feature_alignment(

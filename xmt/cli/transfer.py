@@ -16,7 +16,8 @@ from xmt.stages.transfer import run_transfer
 
 A = AdaptConfig()
 T = TgktObjective()
-TGKT_OPTIONS = ("beta_kl", "temperature", "beta_f", "feature_reduction", "beta_self", "confidence", "beta_im", "beta_bn")
+TGKT_OPTIONS = ("beta_kl", "temperature", "kl_weighting", "beta_f", "feature_reduction", "beta_self", "confidence",
+                "beta_im", "beta_bn")
 
 
 def command(
@@ -34,6 +35,9 @@ def command(
     beta_kl: Annotated[float, typer.Option(help="tgkt: weight of L_KL, distilling the source model's predictions "
                                            "on the translations.")] = T.beta_kl,
     temperature: Annotated[float, typer.Option(help="tgkt: distillation temperature.")] = T.temperature,
+    kl_weighting: Annotated[str, typer.Option(help="tgkt: none (the paper's L_KL) or confidence (each translation's "
+                                              "term scaled by its teacher's confidence, 1 - H/log K).")]
+    = T.kl_weighting,
     beta_f: Annotated[float, typer.Option(help="tgkt: weight of L_f, TI-guided feature alignment.")] = T.beta_f,
     feature_reduction: Annotated[str, typer.Option(help="tgkt: L_f as frobenius (SOCKET's L_TI) or mean (per-sample "
                                                    "L2).")] = T.feature_reduction,

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import torch
 
 from xmt.losses import (batchnorm_statistics_loss, feature_alignment, information_maximization, kl_distillation,
-                        pseudo_label_cross_entropy, socket_bn_layer_weights)
+                        pseudo_label_cross_entropy, socket_bn_layer_weights, teacher_confidence)
 from xmt.errors import UserError
 from xmt.methods.adapt import Batch, Objective, source_statistics_reference
 from xmt.models.bn_stats import record_batchnorm_inputs
 
 IGNORE = -1
+KL_WEIGHTINGS = ("none", "confidence")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class TgktObjective(Objective):
     name = "tgkt"
     beta_kl: float = 1.0
     temperature: float = 1.0
+    kl_weighting: str = "none"  # "confidence": each term scaled by 1 - H(teacher)/log K ([design], label-free)
     beta_f: float = 0.5
     feature_reduction: str = "frobenius"
     beta_self: float = 0.3
@@ -49,6 +51,8 @@ class TgktObjective(Objective):
             raise UserError("every TGKT loss weight is 0: nothing to train")
         if self.temperature <= 0:
             raise UserError(f"--temperature {self.temperature}: must be > 0")
+        if self.kl_weighting not in KL_WEIGHTINGS:
+            raise UserError(f"--kl-weighting {self.kl_weighting}: expected one of {', '.join(KL_WEIGHTINGS)}")
         if self.feature_reduction not in ("frobenius", "mean"):
             raise UserError(f"--feature-reduction {self.feature_reduction}: expected frobenius or mean")
 
@@ -65,7 +69,7 @@ class TgktObjective(Objective):
         return self.beta_kl > 0
 
     def settings(self) -> dict:
-        return {k: getattr(self, k) for k in ("beta_kl", "temperature", "beta_f", "feature_reduction",
+        return {k: getattr(self, k) for k in ("beta_kl", "temperature", "kl_weighting", "beta_f", "feature_reduction",
                                               "beta_self", "confidence", "beta_im", "beta_bn")}
 
     def setup(self, source, device):
@@ -80,7 +84,8 @@ class TgktObjective(Objective):
         terms: dict[str, torch.Tensor] = {}
         loss = logits.new_zeros(())
         if self.beta_kl > 0:
-            terms["kl"] = kl_distillation(batch.teacher, logits, self.temperature)
+            weights = teacher_confidence(batch.teacher) if self.kl_weighting == "confidence" else None
+            terms["kl"] = kl_distillation(batch.teacher, logits, self.temperature, weights)
             loss = loss + self.beta_kl * terms["kl"]
         if self.beta_self > 0:
             keep = batch.pseudo.confidence >= self.confidence
