@@ -1,0 +1,43 @@
+"""The scripts of examples/ that turn runs into the tables of docs/results.md."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def write_metrics(path: Path, accuracy: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"accuracy": accuracy}))
+
+
+def test_results_table_gives_mean_and_sample_std_over_seeds_and_flags_missing_runs(tmp_path):
+    values = {"0": 0.20, "1": 0.30, "2": 0.40}
+    for seed, acc in values.items():
+        write_metrics(tmp_path / "depth-kv1" / f"seed{seed}" / "metrics" / "socket.json", acc)
+    write_metrics(tmp_path / "depth-kv1" / "seed0" / "metrics" / "tgkt.json", 0.5)
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "depth-kv1",
+                          "--seeds", "0 1 2", "--methods", "socket tgkt"], capture_output=True, text=True, check=True)
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out.stdout.splitlines()
+            if line.startswith("| ") and "method" not in line}
+    std = statistics.stdev([20.0, 30.0, 40.0])
+    assert rows["SOCKET"] == f"30.0 ± {std:.1f}"
+    assert rows["TGKT (xmt, best translator)"] == "50.0 (1/3 seeds)"
+
+
+def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_path):
+    import h5py
+    import numpy as np
+
+    out = tmp_path / "scores.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "score_translations.py"), str(tiny_bridge / "translated.h5"),
+                    "--out", str(out)], check=True)
+    with h5py.File(tiny_bridge / "translated.h5") as f:
+        expected = float((f["probs"][:].argmax(1) == f["labels"][:]).mean())
+    assert json.loads(out.read_text())["accuracy"] == expected
+    assert np.isfinite(json.loads(out.read_text())["mean_entropy"])
