@@ -16,6 +16,7 @@ from pathlib import Path
 
 LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
+    "source-gray": "source model on grey copies of that RGB (reference)",
     "source-only": "source-only (source model on raw target)",
     "shot": "SHOT",
     "socket": "SOCKET",
@@ -31,6 +32,7 @@ LABELS = {
 }
 BRIDGE_LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
+    "source-gray": "source model on grey copies of that RGB (reference)",
     "light": "`light` (L_rec + L_D + L_IM)",
     "unet": "`unet` (L_rec + L_D + L_IM)",
     "vq": "`vq` (L_rec + L_D + L_IM)",
