@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--methods", required=True)
     parser.add_argument("--bridges", default="")
     parser.add_argument("--bridge-tasks", default="", help="tasks of the bridge table (default: all)")
+    parser.add_argument("--versus", default="", help="a method to compare the others with, seed by seed")
     parser.add_argument("--command", default="", help="the command that made the run, quoted in the output")
     args = parser.parse_args()
     tasks, seeds = args.tasks.split(), args.seeds.split()
@@ -82,6 +83,20 @@ def main() -> None:
     rows = [(LABELS.get(m, m), [cell([accuracy(r / "metrics" / f"{m}.json") for r in runs[t]]) for t in tasks])
             for m in args.methods.split()]
     out += table("method", rows, tasks)
+    if args.versus:
+        out += ["", f"### Paired differences: each method minus {LABELS.get(args.versus, args.versus)}, seed by seed",
+                "", "Points of accuracy; a seed counts where both runs exist.", ""]
+        rows = []
+        for m in args.methods.split():
+            if m == args.versus:
+                continue
+            cells = []
+            for t in tasks:
+                pairs = [(accuracy(r / "metrics" / f"{m}.json"), accuracy(r / "metrics" / f"{args.versus}.json"))
+                         for r in runs[t]]
+                cells.append(cell([a - b if a is not None and b is not None else None for a, b in pairs]))
+            rows.append((LABELS.get(m, m), cells))
+        out += table("method", rows, tasks)
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
     if args.bridges.split() and bridge_tasks:
         out += ["", "### Bridge: the source model on raw target images and on their translations", ""]

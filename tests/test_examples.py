@@ -41,3 +41,15 @@ def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_pat
         expected = float((f["probs"][:].argmax(1) == f["labels"][:]).mean())
     assert json.loads(out.read_text())["accuracy"] == expected
     assert np.isfinite(json.loads(out.read_text())["mean_entropy"])
+
+
+def test_results_table_pairs_differences_seed_by_seed(tmp_path):
+    for seed, (socket, tgkt) in {"0": (0.2, 0.3), "1": (0.4, 0.6)}.items():
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "socket.json", socket)
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "tgkt.json", tgkt)
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0 1", "--methods", "socket tgkt", "--versus", "socket"],
+                         capture_output=True, text=True, check=True).stdout
+    paired = out[out.index("Paired"):]
+    std = statistics.stdev([10.0, 20.0])
+    assert f"| TGKT (xmt, best translator) | 15.0 ± {std:.1f} |" in paired
