@@ -47,6 +47,12 @@ def accuracy(path: Path) -> float | None:
     return 100 * json.loads(path.read_text())["accuracy"] if path.exists() else None
 
 
+def last_epoch(path: Path) -> dict | None:
+    """The last line of a bridge.jsonl: the held-out TI figures of the bridge as saved."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    return json.loads(lines[-1]) if lines else None
+
+
 def cell(values: list[float | None]) -> str:
     found = [v for v in values if v is not None]
     if not found:
@@ -105,6 +111,21 @@ def main() -> None:
         rows += [(BRIDGE_LABELS.get(b, b), [cell([accuracy(r / "scores" / f"bridge-{b}.json") for r in runs[t]])
                                            for t in bridge_tasks]) for b in args.bridges.split()]
         out += table("source model reads", rows, bridge_tasks)
+        out += ["", "Held-out TI pairs, last epoch (`bridge.jsonl`; no TR labels): PSNR of the translation against "
+                "the real RGB (dB; the identity baseline, the target image replicated, in the first row), and "
+                "agreement (%) between the source model's predictions on the translation and on the real RGB.", ""]
+        rows = [("identity (target replicated)", [cell([(last_epoch(r / "bridge-unet" / "bridge.jsonl") or {})
+                                                        .get("identity_val_psnr") for r in runs[t]])
+                                                  for t in bridge_tasks])]
+        for b in args.bridges.split():
+            cells = []
+            for t in bridge_tasks:
+                logs = [last_epoch(r / f"bridge-{b}" / "bridge.jsonl") for r in runs[t]]
+                psnr = cell([log["val_psnr"] if log else None for log in logs])
+                agree = cell([100 * log["val_source_agreement"] if log else None for log in logs])
+                cells.append(f"{psnr} dB / {agree}%")
+            rows.append((BRIDGE_LABELS.get(b, b), cells))
+        out += table("translator", rows, bridge_tasks)
     print("\n".join(out))
 
 
