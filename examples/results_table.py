@@ -30,6 +30,7 @@ LABELS = {
     "tgkt-no-bn": "TGKT without L_BN",
     "tgkt-kl-conf": "TGKT, L_KL weighted by teacher confidence (`--kl-weighting confidence`)",
 }
+REFERENCES = {"source-rgb", "source-gray", "oracle"}  # not methods: left out of the paired differences
 BRIDGE_LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
     "source-gray": "source model on grey copies of that RGB (reference)",
@@ -94,7 +95,7 @@ def main() -> None:
                 "", "Points of accuracy; a seed counts where both runs exist.", ""]
         rows = []
         for m in args.methods.split():
-            if m == args.versus:
+            if m == args.versus or m in REFERENCES:
                 continue
             cells = []
             for t in tasks:
@@ -115,7 +116,7 @@ def main() -> None:
                 "the real RGB (dB; the identity baseline, the target image replicated, in the first row), and "
                 "agreement (%) between the source model's predictions on the translation and on the real RGB.", ""]
         rows = [("identity (target replicated)", [cell([(last_epoch(r / "bridge-unet" / "bridge.jsonl") or {})
-                                                        .get("identity_val_psnr") for r in runs[t]])
+                                                        .get("identity_val_psnr") for r in runs[t]]) + " dB"
                                                   for t in bridge_tasks])]
         for b in args.bridges.split():
             cells = []
