@@ -10,10 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
-import h5py
-import numpy as np
+import torch
 
 from xmt.data.translated import read_translated_pack
+from xmt.losses import marginal_entropy, mean_entropy
 from xmt.metrics import classification_metrics
 
 
@@ -22,16 +22,13 @@ def main() -> None:
     parser.add_argument("pack", type=Path, help="a translated pack (bridge's translated.h5, or xmt translate's)")
     parser.add_argument("--out", type=Path, required=True, help="metrics as JSON")
     args = parser.parse_args()
-    pack = read_translated_pack(args.pack)  # checks the kind
-    with h5py.File(args.pack, "r") as f:
-        labels = f["labels"][:]
-    if (labels < 0).any():
+    pack = read_translated_pack(args.pack)
+    if (pack.labels < 0).any():
         raise SystemExit(f"{args.pack}: unlabelled images, nothing to score with")
-    metrics = classification_metrics(labels, pack.probs.argmax(1), pack.classes)
-    entropy = -(pack.probs * np.log(np.clip(pack.probs, 1e-12, None))).sum(1).mean()
-    marginal = pack.probs.mean(0)
-    metrics.update(data=str(args.pack), mean_entropy=float(entropy),
-                   marginal_entropy=float(-(marginal * np.log(np.clip(marginal, 1e-12, None))).sum()))
+    metrics = classification_metrics(pack.labels, pack.probs.argmax(1), pack.classes)
+    probs = torch.from_numpy(pack.probs)
+    metrics.update(data=str(args.pack), mean_entropy=mean_entropy(probs).item(),
+                   marginal_entropy=marginal_entropy(probs).item())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(args.out.name + ".tmp")
     tmp.write_text(json.dumps(metrics, indent=2))

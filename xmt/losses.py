@@ -65,9 +65,10 @@ def pseudo_label_cross_entropy(logits: Tensor, pseudo_labels: Tensor, ignore_ind
 def entropy(probs: Tensor, eps: float = SHOT_ENTROPY_EPS) -> Tensor:
     """Per-sample entropy ``H(p_j) = -sum_k p_jk log(p_jk + eps)``, shape (N,) (SHOT's ``Entropy``).
 
-    ``eps`` follows SHOT (1e-5) and keeps the gradient finite at p = 0; eps = 0 is the exact entropy.
+    ``eps`` follows SHOT (1e-5) and keeps the gradient finite at p = 0; eps = 0 is the exact entropy
+    (with 0 log 0 = 0).
     """
-    return -(probs * torch.log(probs + eps)).sum(dim=-1)
+    return -torch.where(probs > 0, probs * torch.log(probs + eps), 0.0).sum(dim=-1)
 
 
 def mean_entropy(probs: Tensor, eps: float = SHOT_ENTROPY_EPS) -> Tensor:
@@ -146,8 +147,7 @@ def teacher_confidence(probs: Tensor) -> Tensor:
     A label-free weight for distilling a teacher that may know little: TGKT's
     ``--kl-weighting confidence`` scales each translation's L_KL term by it.
     """
-    entropy = -(torch.where(probs > 0, probs * probs.log(), 0.0)).sum(dim=-1)
-    return 1.0 - entropy / math.log(probs.shape[-1])
+    return 1.0 - entropy(probs, eps=0.0) / math.log(probs.shape[-1])
 
 
 def feature_alignment(

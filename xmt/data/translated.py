@@ -51,6 +51,7 @@ class TranslatedPack:
     paths: list[str]
     classes: list[str]
     provenance: dict
+    labels: np.ndarray  # for scoring only; -1 where the TR images had none
 
 
 def read_translated_pack(path: str | Path) -> TranslatedPack:
@@ -60,4 +61,4 @@ def read_translated_pack(path: str | Path) -> TranslatedPack:
     with h5py.File(path, "r") as f:
         paths = [p.decode() if isinstance(p, bytes) else str(p) for p in f["paths/rgb"][:]]
         return TranslatedPack(Path(path), f["probs"][:], f["features"][:], paths, header["classes"],
-                              header["provenance"])
+                              header["provenance"], f["labels"][:])
