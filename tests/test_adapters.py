@@ -18,6 +18,13 @@ def save(path, array):
     Image.fromarray(array).save(path)
 
 
+def outside(tmp_path):
+    """A folder beside the data set's root: xmt never writes into its inputs."""
+    folder = tmp_path.with_name(tmp_path.name + "-out")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def json_run(args, capsys):
     code, out, err = run_cli([*args, "-q", "--json"], capsys)
     assert code == 0, err
@@ -70,7 +77,7 @@ def make_sunrgbd(root, depth_mm=None):
 
 def test_sunrgbd_packs_every_frame_with_depth_in_millimetres(tmp_path, capsys):
     frames = make_sunrgbd(tmp_path)
-    out = tmp_path / "ti.h5"
+    out = outside(tmp_path) / "ti.h5"
     result = json_run(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--size", "8", "--out", out], capsys)
     assert result["pairs"] == 9 and result["classes"] == ["bedroom", "kitchen", "lab"]
     with h5py.File(out) as f:
@@ -83,7 +90,7 @@ def test_sunrgbd_packs_every_frame_with_depth_in_millimetres(tmp_path, capsys):
 def test_sunrgbd_socket_protocol_splits_classes_and_writes_tr_lists_per_sensor(tmp_path, capsys):
     frames = make_sunrgbd(tmp_path)
     result = json_run(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path / "SUNRGBD", "--protocol", "socket",
-                       "--size", "8", "--out", tmp_path / "ti.h5", "--tr-lists", tmp_path / "tr"], capsys)
+                       "--size", "8", "--out", outside(tmp_path) / "ti.h5", "--tr-lists", outside(tmp_path) / "tr"], capsys)
     assert result["classes"] == ["kitchen", "lab"] and result["pairs"] == 4  # pooled over sensors
     assert sorted(result["tr_lists"]) == ["kv1", "kv2", "realsense", "xtion"]
     kv1 = result["tr_lists"]["kv1"]
@@ -101,23 +108,23 @@ def test_sunrgbd_sensor_choice_and_frame_problems(tmp_path, capsys):
     make_sunrgbd(tmp_path)
     # TR = classes with frames for every chosen sensor: kv1 {bedroom, kitchen} and realsense {bedroom, lab}
     result = json_run(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--sensors", "kv1,realsense",
-                       "--protocol", "socket", "--size", "8", "--out", tmp_path / "a.h5"], capsys)
+                       "--protocol", "socket", "--size", "8", "--out", outside(tmp_path) / "a.h5"], capsys)
     assert result["classes"] == ["kitchen", "lab"] and result["pairs"] == 2
     code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--sensors", "kv1,kv2",
-                            "--protocol", "socket", "--out", tmp_path / "b.h5"], capsys)
+                            "--protocol", "socket", "--out", outside(tmp_path) / "b.h5"], capsys)
     assert code == 2 and "no TI pairs are left once the TR classes (bedroom, kitchen) are set apart" in err
     frame = tmp_path / "SUNRGBD/kv2/kinect2data/000002_2014-05-26_14-23-37_260595134347_rgbf000103-resize"
     for png in (frame / "depth").iterdir():
         png.unlink()
     (tmp_path / "SUNRGBD/kv1/NYUdata/NYU0002/scene.txt").unlink()
     code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--protocol", "socket",
-                            "--tr-lists", tmp_path / "tr", "--out", tmp_path / "b.h5"], capsys)
+                            "--tr-lists", outside(tmp_path) / "tr", "--out", outside(tmp_path) / "b.h5"], capsys)
     assert code == 2 and "2 problems" in err
     assert "image/000002_2014.jpg: no depth partner" in err and "NYU0002/scene.txt: missing" in err
-    assert not (tmp_path / "b.h5").exists() and not (tmp_path / "tr").exists()  # neither output is left behind
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["SUNRGBD", "a.h5"]
+    assert not (outside(tmp_path) / "b.h5").exists() and not (outside(tmp_path) / "tr").exists()  # neither output is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SUNRGBD"]
     code, _, err = run_cli(["prepare-ti", "--format", "sunrgbd", "--root", tmp_path, "--sensors", "kv3",
-                            "--out", tmp_path / "b.h5"], capsys)
+                            "--out", outside(tmp_path) / "b.h5"], capsys)
     assert code == 2 and "unknown sensor(s) kv3" in err
 
 
@@ -142,10 +149,10 @@ def make_nyu_mat(path, scenes=("kitchen", "bedroom", "kitchen", "office")):
 def test_nyuv2_reads_the_transposed_axes_and_scene_types(tmp_path, capsys):
     rgb, millimetres = make_nyu_mat(tmp_path / "nyu.mat")
     result = json_run(["prepare-ti", "--format", "nyuv2", "--root", tmp_path / "nyu.mat", "--size", "12",
-                       "--ti-classes", "kitchen,office", "--tr-lists", tmp_path / "tr", "--out", tmp_path / "ti.h5"],
+                       "--ti-classes", "kitchen,office", "--tr-lists", outside(tmp_path) / "tr", "--out", outside(tmp_path) / "ti.h5"],
                       capsys)
     assert result["classes"] == ["kitchen", "office"] and result["pairs"] == 3
-    with h5py.File(tmp_path / "ti.h5") as f:
+    with h5py.File(outside(tmp_path) / "ti.h5") as f:
         assert [p.decode() for p in f["paths/depth"][:]] == [f"{tmp_path}/nyu.mat#depths/{i}" for i in (0, 2, 3)]
         np.testing.assert_array_equal(f["images/rgb"][1], resize_shorter_side_centre_crop(rgb[2], 12).transpose(2, 0, 1))
         np.testing.assert_array_equal(f["images/depth"][2, 0], resize_shorter_side_centre_crop(millimetres[3], 12,
@@ -183,9 +190,9 @@ def make_rgbnir(root, per_category=2):
 def test_rgbnir_ti_classes_and_tr_lists_of_the_other_categories(tmp_path, capsys):
     make_rgbnir(tmp_path)
     result = json_run(["prepare-ti", "--format", "rgbnir", "--root", tmp_path, "--ti-classes", "water",
-                       "--size", "9", "--out", tmp_path / "ti.h5", "--tr-lists", tmp_path / "tr"], capsys)
+                       "--size", "9", "--out", outside(tmp_path) / "ti.h5", "--tr-lists", outside(tmp_path) / "tr"], capsys)
     assert result["classes"] == ["water"] and result["pairs"] == 2
-    header = read_pack_header(tmp_path / "ti.h5")
+    header = read_pack_header(outside(tmp_path) / "ti.h5")
     assert header["modalities"] == ["rgb", "nir"] and header["dtypes"]["nir"] == "uint8"
     nir = open_image_set(result["tr_lists"]["tr"]["nir"], "nir")
     assert nir.classes == ["country", "field"] and len(nir) == 4
@@ -216,9 +223,9 @@ def make_synth(root, ti_classes=("cone", "ring"), tr_classes=("ball", "cube")):
 def test_synth_layout_infers_the_modality_and_checks_the_manifest_tr_classes(tmp_path, capsys):
     make_synth(tmp_path / "bench")
     result = json_run(["prepare-ti", "--format", "synth", "--root", tmp_path / "bench", "--size", "8",
-                       "--out", tmp_path / "ti.h5"], capsys)
+                       "--out", outside(tmp_path) / "ti.h5"], capsys)
     assert result["classes"] == ["cone", "ring"] and result["pairs"] == 4
-    assert read_pack_header(tmp_path / "ti.h5")["modalities"] == ["rgb", "depth"]
+    assert read_pack_header(outside(tmp_path) / "ti.h5")["modalities"] == ["rgb", "depth"]
     make_synth(tmp_path / "leaky", ti_classes=("cone", "ball"))
     code, _, err = run_cli(["prepare-ti", "--format", "synth", "--root", tmp_path / "leaky", "--out",
                             tmp_path / "x.h5"], capsys)

@@ -64,11 +64,3 @@ def test_shapes_are_checked_against_the_declared_architecture(tmp_path):
     save_checkpoint(tmp_path / "lie.safetensors", tensors, meta)
     with pytest.raises(UserError, match="wrong shape"):
         load_model(tmp_path / "lie.safetensors")
-
-
-def test_existing_checkpoint_needs_force(tmp_path):
-    _, _, path = _save(tmp_path)
-    with pytest.raises(UserError, match="--force"):
-        save_checkpoint(path, {"w": torch.zeros(1)}, {"kind": "translator"})
-    save_checkpoint(path, {"w": torch.zeros(1)}, {"kind": "translator"}, force=True)
-    assert read_metadata(path)["kind"] == "translator"

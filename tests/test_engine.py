@@ -1,35 +1,10 @@
 import pytest
 import torch
 
-from xmt.engine.atomic import atomic_output
 from xmt.engine.jsonlog import EpochLog
 from xmt.engine.loop import NonFiniteLoss, Trainer
 from xmt.engine.optim import shot_schedule, shot_sgd
 from xmt.errors import UserError
-
-
-def test_atomic_output_leaves_nothing_on_failure(tmp_path):
-    target = tmp_path / "out.bin"
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_atomic_output_replaces_folders_only_with_force(tmp_path):
-    target = tmp_path / "dir"
-    with atomic_output(target) as tmp:
-        tmp.mkdir()
-        (tmp / "a").write_text("1")
-    with pytest.raises(UserError, match="--force"):
-        with atomic_output(target) as tmp:
-            pass
-    with atomic_output(target, force=True) as tmp:
-        tmp.mkdir()
-        (tmp / "b").write_text("2")
-    assert sorted(p.name for p in target.iterdir()) == ["b"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir"]
 
 
 def test_shot_schedule_follows_the_formula():

@@ -42,9 +42,9 @@ def test_unlabelled_folder_and_list_file_with_root(tmp_path, capsys):
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists" / "l.txt").write_text("imgs/0.png\thot\nimgs/2.png\tcold\n")
     code, _, err = run_cli(["pack", tmp_path / "lists" / "l.txt", "--root", tmp_path, "--modality", "thermal",
-                            "--size", "8", "--out", tmp_path / "l.h5", "-q"], capsys)
+                            "--size", "8", "--out", tmp_path.parent / f"{tmp_path.name}-l.h5", "-q"], capsys)
     assert code == 0, err
-    pack = open_image_set(tmp_path / "l.h5", "thermal")
+    pack = open_image_set(tmp_path.parent / f"{tmp_path.name}-l.h5", "thermal")
     assert pack.classes == ["cold", "hot"] and pack.labels.tolist() == [1, 0]
 
 

@@ -207,6 +207,10 @@ def test_existing_outputs_need_force(tmp_path, capsys):
     out.write_bytes(b"precious")
     line = _single_error_line(*prepare(tmp_path, capsys, "--out", out)[::2])
     assert "already exists; pass --force" in line and out.read_bytes() == b"precious"
+    line = _single_error_line(*prepare(tmp_path, capsys, "--out", out, "--force")[::2])
+    assert "not an output of this kind that xmt wrote" in line and out.read_bytes() == b"precious"  # --force: xmt's own only
+    out.unlink()
+    assert prepare(tmp_path, capsys, "--out", out)[0] == 0
     assert prepare(tmp_path, capsys, "--out", out, "--force")[0] == 0
     assert read_pack_header(out)["count"] == 6
 
@@ -219,7 +223,7 @@ def test_usage_errors(tmp_path, capsys):
     line = _single_error_line(*run_cli(["prepare-ti", "--pairs", tmp_path / "p.txt", "--format", "synth",
                                         "--root", tmp_path], capsys)[::2])
     assert "give one input" in line
-    line = _single_error_line(*prepare(tmp_path, capsys, "--out", tmp_path / "x.h5", "--root", tmp_path)[::2])
+    line = _single_error_line(*prepare(tmp_path, capsys, "--out", tmp_path / "x.h5", "--root", tmp_path / "rgb")[::2])
     assert "--root applies to --format and --pairs" in line
     line = _single_error_line(*prepare(tmp_path, capsys, "--out", tmp_path / "x.h5", "--tr-lists", tmp_path / "tr")[::2])
     assert "--tr-lists needs TR classes" in line

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from xmt.data.encoding import jet_colormap
+from xmt.engine.outputs import xmt_png_info
 
 
 def to_rgb_uint8(unit: torch.Tensor) -> np.ndarray:
@@ -28,5 +29,5 @@ def save_grid(columns: list[np.ndarray], path: str | Path, scale: int = 2, gap: 
             sheet[top:top + height, left:left + width] = column[r]
     image = Image.fromarray(sheet)
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    image.save(path)
+    image.save(path, format="PNG", pnginfo=xmt_png_info())
     return Path(path)

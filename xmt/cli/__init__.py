@@ -5,7 +5,10 @@ Exit codes: 0 success, 1 failure during the run, 2 bad usage or bad input.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 import typer
 
@@ -57,8 +60,21 @@ def _register() -> None:
 _register()
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that every claim of outputs is abandoned cleanly."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+NOTHING_KEPT = "nothing was written (a stage's outputs appear only when it completes)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs a subcommand and maps errors to exit codes and one-line messages."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = app(args=argv, prog_name="xmt", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -68,18 +84,28 @@ def main(argv: list[str] | None = None) -> int:
             command = f"xmt {context.info_name}" if context is not None and context.info_name != "xmt" else "xmt"
             err_console.print(f"{command}: error: {exc.format_message()}", markup=False, highlight=False)
         code = exc.exit_code
-    except typer.Abort:
-        err_console.print("xmt: aborted", markup=False)
+    except (typer.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        err_console.print(f"xmt: interrupted; {NOTHING_KEPT}", markup=False)
         code = 130
     except XmtError as exc:
         err_console.print(f"xmt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         code = exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("xmt: interrupted", markup=False)
-        code = 130
+        global _leave_at_once
+        _leave_at_once = getattr(exc, "leave_at_once", False)
+    except Terminated:
+        err_console.print(f"xmt: terminated; {NOTHING_KEPT}", markup=False)
+        code = 143
     sys.stdout.flush()
     return code
 
 
+_leave_at_once = False  # set when library state (HDF5 after a full disk) must not be torn down at exit
+
+
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    if _leave_at_once:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

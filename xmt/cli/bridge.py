@@ -7,8 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
-                            QuietOption, SeedOption, WorkersOption, emit, options_of, parse_key_values, setup)
+from xmt.cli import options as O
+from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption, ForceOption,
+                            JsonOption, PrecisionOption, QuietOption, SeedOption, WorkersOption, emit, options_of,
+                            parse_key_values, setup)
 from xmt.methods.tgmb import BridgeConfig
 from xmt.stages.bridge import run_bridge
 
@@ -27,23 +29,23 @@ def command(
                                             "or vq (VQ-GAN-style).")] = D.translator,
     translator_arg: Annotated[Optional[list[str]], typer.Option(
         help="Translator constructor argument KEY=VALUE, repeatable (e.g. base_channels=64).")] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = D.epochs,
-    batch_size: Annotated[int, typer.Option(min=1)] = D.batch_size,
-    lr: Annotated[float, typer.Option(help="Adam learning rate of the translator.")] = D.lr,
-    d_lr: Annotated[float, typer.Option(help="Adam learning rate of the discriminator.")] = D.d_lr,
-    alpha_rec: Annotated[float, typer.Option(help="Weight of L_rec, MSE to the paired TI RGB (paper Eq. 1).")] = D.alpha_rec,
-    alpha_d: Annotated[float, typer.Option(help="Weight of the adversarial loss (0: no discriminator).")] = D.alpha_d,
-    alpha_im: Annotated[float, typer.Option(help="Weight of the source model's information maximisation on "
+    epochs: Annotated[int, typer.Option(parser=O.COUNT)] = D.epochs,
+    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = D.batch_size,
+    lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Adam learning rate of the translator.")] = D.lr,
+    d_lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Adam learning rate of the discriminator.")] = D.d_lr,
+    alpha_rec: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Weight of L_rec, MSE to the paired TI RGB (paper Eq. 1).")] = D.alpha_rec,
+    alpha_d: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Weight of the adversarial loss (0: no discriminator).")] = D.alpha_d,
+    alpha_im: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Weight of the source model's information maximisation on "
                                             "translated TR images.")] = D.alpha_im,
-    alpha_bn: Annotated[float, typer.Option(help="Weight of BatchNorm-statistics matching inside the source model "
+    alpha_bn: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Weight of BatchNorm-statistics matching inside the source model "
                                             "(ours; 0 = off).")] = D.alpha_bn,
-    alpha_feat: Annotated[float, typer.Option(help="Weight of the source-feature distance on TI pairs "
+    alpha_feat: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Weight of the source-feature distance on TI pairs "
                                               "(ours; 0 = off).")] = D.alpha_feat,
     gan_loss: Annotated[str, typer.Option(help="nonsaturating, hinge or lsgan.")] = D.gan_loss,
-    holdout_fraction: Annotated[float, typer.Option(min=0.0, max=0.5, help="TI pairs held out to monitor L_rec, "
+    holdout_fraction: Annotated[float, typer.Option(parser=O.Bounded(0.0, 0.5), help="TI pairs held out to monitor L_rec, "
                                                     "PSNR and the preview.")] = D.holdout_fraction,
-    depth_near: Annotated[float, typer.Option(help="Depth encoding range: near limit in metres.")] = 0.0,
-    depth_far: Annotated[float, typer.Option(help="Depth encoding range: far limit in metres.")] = 10.0,
+    depth_near: DepthNearOption = 0.0,
+    depth_far: DepthFarOption = 10.0,
     depth_scale: DepthScaleOption = None,
     seed: SeedOption = D.seed,
     device: DeviceOption = "auto",
@@ -56,6 +58,7 @@ def command(
 ) -> None:
     """TGMB: learn a translator target -> source-like RGB guided by the frozen source model, then translate every TR image."""
     options = options_of(locals())
+    O.check_depth_range(depth_near, depth_far)
     torch_device = setup(quiet, device)
     settings = BridgeConfig(translator=translator, translator_args=parse_key_values(translator_arg or [], "--translator-arg"),
                             epochs=epochs, batch_size=batch_size, lr=lr, d_lr=d_lr, alpha_rec=alpha_rec,

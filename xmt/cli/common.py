@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from xmt.cli import options as O
 from xmt.engine.console import set_quiet
 from xmt.engine.device import resolve_device
 from xmt.errors import UserError
@@ -26,15 +27,30 @@ def _apply_config(ctx: typer.Context, param: typer.CallbackParam, value: Optiona
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserError(f"not a valid TOML file ({exc})", path=value)
     command = ctx.info_name or ""
-    values = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    values.update(data.get(command, {}))
     known = {p.name for p in ctx.command.params}
+    commands = set(getattr(ctx.parent.command, "commands", {}) if ctx.parent is not None else ()) | {command}
+    for key, v in data.items():
+        if key in commands and not isinstance(v, dict):
+            raise UserError(f"'{key}' must be a table of options ([{key}]), not a {_toml_kind(v)}", path=value)
+        if key not in commands and isinstance(v, dict):
+            what = f"option '{key}'" if key.replace("-", "_") in known else f"table [{key}]"
+            raise UserError(f"{what} is a table; expected an option value or a table named after a command "
+                            f"({', '.join(sorted(commands))})", path=value)
+    values = {k: v for k, v in data.items() if k not in commands}
+    values.update(data.get(command, {}))
+    tables = [k for k, v in data.get(command, {}).items() if isinstance(v, dict)]
+    if tables:
+        raise UserError(f"option '{tables[0]}' in [{command}] is a table; expected a value", path=value)
     normalised = {key.replace("-", "_"): v for key, v in values.items()}
     unknown = sorted(k.replace("_", "-") for k in normalised if k not in known)
     if unknown:
         raise UserError(f"unknown option(s) for 'xmt {command}': {', '.join(unknown)}", path=value)
     ctx.default_map = {**(ctx.default_map or {}), **normalised}
     return value
+
+
+def _toml_kind(value: Any) -> str:
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "list"}.get(type(value), "value")
 
 
 ConfigOption = Annotated[
@@ -44,16 +60,20 @@ ConfigOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")]
 PrecisionOption = Annotated[str, typer.Option(help="fp32, bf16 (CPU or GPU) or fp16 (GPU) autocast for training.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed (data order, augmentation, initialisation).")]
+SeedOption = Annotated[int, typer.Option(parser=O.SEED, help="Random seed (data order, augmentation, initialisation).")]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or log lines on stderr.")]
-WorkersOption = Annotated[int, typer.Option(help="Processes decoding images (0: in the main process).")]
+WorkersOption = Annotated[int, typer.Option(parser=O.NON_NEGATIVE_INT,
+                                            help="Processes decoding images (0: in the main process).")]
 DepthScaleOption = Annotated[
     Optional[float],
-    typer.Option("--depth-scale", help="Millimetres per stored depth unit; required to accept 8-bit depth "
+    typer.Option("--depth-scale", parser=O.POSITIVE, help="Millimetres per stored depth unit; required to accept 8-bit depth "
                  "(16-bit depth is read as millimetres unless given)."),
 ]
+DepthNearOption = Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Depth encoding range: near limit in metres.")]
+DepthFarOption = Annotated[float, typer.Option(parser=O.POSITIVE, help="Depth encoding range: far limit in metres "
+                                               "(beyond --depth-near).")]
 
 
 def setup(quiet: bool, device: str | None = None):

@@ -9,9 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, WorkersOption, emit, setup
 from xmt.data.readers import open_image_set
-from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.outputs import METRICS_JSON, Output, claim_outputs
 from xmt.engine.console import err_console
 from xmt.methods.evaluation import evaluate_model
 from xmt.models.io import load_model
@@ -52,7 +53,7 @@ def command(
     compare: Annotated[bool, typer.Option("--compare", help="One comparison table for all models "
                                           "(the default when several are given).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics as JSON here.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = 256,
     depth_scale: DepthScaleOption = None,
     workers: WorkersOption = 0,
     device: DeviceOption = "auto",
@@ -63,19 +64,17 @@ def command(
 ) -> None:
     """Score models on labelled data: a table on stderr, JSON on stdout with --json, a file with --out."""
     torch_device = setup(quiet, device)
-    if out is not None:
-        check_output_free(out, force)
-    loaded = [load_model(path) for path in models]
-    results = []
-    for model in loaded:
-        images = open_image_set(data, model.modality, depth_scale)
-        results.append(evaluate_model(model, images, torch_device, batch_size, workers))
-    if compare or len(results) > 1:
-        err_console.print(compare_table(results))
-    else:
-        err_console.print(detail_table(results[0]))
-    payload = results[0] if len(results) == 1 else {"results": results}
-    if out is not None:
-        with atomic_output(out, force) as tmp:
-            tmp.write_text(json.dumps(payload, indent=2))
+    with claim_outputs([out and Output(out, METRICS_JSON)], inputs=[*models, data], force=force) as claim:
+        loaded = [load_model(path) for path in models]
+        results = []
+        for model in loaded:
+            images = open_image_set(data, model.modality, depth_scale)
+            results.append(evaluate_model(model, images, torch_device, batch_size, workers))
+        if compare or len(results) > 1:
+            err_console.print(compare_table(results))
+        else:
+            err_console.print(detail_table(results[0]))
+        payload = results[0] if len(results) == 1 else {"results": results}
+        if out is not None:
+            claim.temporary(out).write_text(json.dumps(payload, indent=2))
     emit(payload if json_output else (str(out) if out else None), json_output)

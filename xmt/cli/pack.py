@@ -8,22 +8,23 @@ from typing import Annotated, Optional
 
 import typer
 
+from xmt.cli import options as O
 from xmt.cli.common import (ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, emit, options_of,
                             setup)
 from xmt.data.packs import COMPRESSIONS, PackResult, write_pack
-from xmt.data.readers import open_image_set
+from xmt.data.readers import drop_duplicates, open_image_set
 from xmt.data.validation import Problems
-from xmt.engine.atomic import check_output_free
+from xmt.engine.outputs import Output, claim_outputs, pack_of
 from xmt.engine.console import warn
 
-SizeOption = Annotated[int, typer.Option(min=8, help="Stored size in pixels: shorter side resized, centre crop "
+SizeOption = Annotated[int, typer.Option(parser=O.SIZE, help="Stored size in pixels: shorter side resized, centre crop "
                                          "(depth without blending invalid pixels).")]
 CompressionOption = Annotated[str, typer.Option(help=f"HDF5 compression: {', '.join(COMPRESSIONS)} (lzf: fast; "
                                                 "gzip: a little smaller; szip: smallest, about the size of PNGs, "
                                                 "slowest to read).")]
 SkipBadOption = Annotated[bool, typer.Option("--skip-bad", help="Leave bad inputs out (counted, and recorded in the "
                                              "pack) instead of failing.")]
-PackWorkersOption = Annotated[int, typer.Option(min=0, help="Processes decoding images (0: in the main process); "
+PackWorkersOption = Annotated[int, typer.Option(parser=O.NON_NEGATIVE_INT, help="Processes decoding images (0: in the main process); "
                                                 "the pack is the same whatever the number.")]
 
 
@@ -47,18 +48,19 @@ def command(
     options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
     data, root = data.absolute(), root and root.absolute()
-    check_output_free(out, force)
-    problems = Problems()
-    images = open_image_set(data, modality, depth_scale, root, problems)
-    base = root or (data if data.is_dir() else data.parent)
-    result = write_pack(out, {modality: images}, size, {"format": images.kind, "options": options}, root=base,
-                        force=force, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
-    report_skipped(result, "images")
+    with claim_outputs([Output(out, pack_of("images"))], inputs=[data, root], force=force) as claim:
+        problems = Problems()
+        images = open_image_set(data, modality, depth_scale, root, problems)
+        base = root or (data if data.is_dir() else data.parent)
+        images = drop_duplicates(images, problems, base)
+        result = write_pack(claim.temporary(out), {modality: images}, size, {"format": images.kind, "options": options},
+                            root=base, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
+    report_skipped(result, "images", out)
     emit({"pack": str(out), "images": result.count, "classes": images.classes, "skipped": len(result.problems)}
          if json_output else str(out), json_output)
 
 
-def report_skipped(result: PackResult, what: str) -> None:
+def report_skipped(result: PackResult, what: str, out: Path) -> None:
     if result.problems:
         warn(f"--skip-bad left out {len(result.problems)} problem input(s); packed {result.count} {what}; "
-             f"the problems are recorded in {result.path} (skipped/)")
+             f"the problems are recorded in {out} (skipped/)")

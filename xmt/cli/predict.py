@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, WorkersOption, setup
 from xmt.data.readers import open_image_set
-from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.outputs import PREDICTIONS_CSV, Output, claim_outputs
 from xmt.methods.evaluation import predict_labels
 from xmt.models.io import load_model
 
@@ -22,7 +23,7 @@ def command(
     data: Annotated[Path, typer.Argument(help="Images of the model's modality: a folder, list file or pack "
                                          "(labels, if any, are ignored).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV file to write (default: stdout).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 256,
+    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = 256,
     depth_scale: DepthScaleOption = None,
     workers: WorkersOption = 0,
     device: DeviceOption = "auto",
@@ -32,17 +33,14 @@ def command(
 ) -> None:
     """Predict a label for every image; CSV with header path,label,confidence."""
     torch_device = setup(quiet, device)
-    if out is not None:
-        check_output_free(out, force)
-    loaded = load_model(model)
-    rows = predict_labels(loaded, open_image_set(data, loaded.modality, depth_scale), torch_device, batch_size, workers)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["path", "label", "confidence"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({**r, "confidence": f"{r['confidence']:.6f}"} for r in rows)
-    if out is None:
-        sys.stdout.write(buffer.getvalue())
-    else:
-        with atomic_output(out, force) as tmp:
-            tmp.write_text(buffer.getvalue())
-        sys.stdout.write(f"{out}\n")
+    with claim_outputs([out and Output(out, PREDICTIONS_CSV)], inputs=[model, data], force=force) as claim:
+        loaded = load_model(model)
+        rows = predict_labels(loaded, open_image_set(data, loaded.modality, depth_scale), torch_device, batch_size,
+                              workers)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["path", "label", "confidence"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**r, "confidence": f"{r['confidence']:.6f}"} for r in rows)
+        if out is not None:
+            claim.temporary(out).write_text(buffer.getvalue())
+    sys.stdout.write(buffer.getvalue() if out is None else f"{out}\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +18,7 @@ from xmt.data.packs import write_pack
 from xmt.data.pairing import pair_folders, read_pair_list
 from xmt.data.tr_lists import write_tr_lists
 from xmt.data.validation import Problems
-from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.outputs import TR_LISTS_FOLDER, Output, claim_outputs, pack_of
 from xmt.engine.console import info
 from xmt.errors import UserError
 
@@ -73,29 +72,26 @@ def command(
     if protocol not in PROTOCOLS:
         raise UserError(f"--protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
     source, target, pairs, root = (None if p is None else p.absolute() for p in (source, target, pairs, root))
-    check_output_free(out, force)
-    if tr_lists is not None:
-        check_output_free(tr_lists, force)
-    problems = Problems()
-    found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale, problems)
-    ti, tr = choose_ti(found, ti_classes and read_class_list(ti_classes, "--ti-classes"),
-                       tr_classes and read_class_list(tr_classes, "--tr-classes"), problems)
-    if tr_lists is not None and not (tr and len(tr)):
-        raise UserError("--tr-lists needs TR classes: give --ti-classes (leaving some classes out), or --protocol "
-                        "socket with --format sunrgbd")
-    if not len(ti) and not problems:
-        apart = f" once the TR classes ({', '.join(tr.classes)}) are set apart" if tr is not None else ""
-        raise UserError(f"no TI pairs are left{apart}", path=base)
-    if tr is not None:
-        info(f"{len(tr)} TR pairs set apart from the TI data (classes: {', '.join(tr.classes)})")
-    lists = {}
-    with atomic_output(tr_lists, force) if tr_lists is not None else nullcontext() as tmp_lists:
-        if tmp_lists is not None:
-            lists = write_tr_lists(tr, tmp_lists, problems, workers)
+    outputs = [Output(out, pack_of("images")), tr_lists and Output(tr_lists, TR_LISTS_FOLDER)]
+    with claim_outputs(outputs, inputs=[source, target, pairs, root], force=force) as claim:
+        problems = Problems()
+        found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale,
+                            problems)
+        ti, tr = choose_ti(found, ti_classes and read_class_list(ti_classes, "--ti-classes"),
+                           tr_classes and read_class_list(tr_classes, "--tr-classes"), problems)
+        if tr_lists is not None and not (tr and len(tr)):
+            raise UserError("--tr-lists needs TR classes: give --ti-classes (leaving some classes out), or "
+                            "--protocol socket with --format sunrgbd")
+        if not len(ti) and not problems:
+            apart = f" once the TR classes ({', '.join(tr.classes)}) are set apart" if tr is not None else ""
+            raise UserError(f"no TI pairs are left{apart}", path=base)
+        if tr is not None:
+            info(f"{len(tr)} TR pairs set apart from the TI data (classes: {', '.join(tr.classes)})")
+        lists = write_tr_lists(tr, claim.temporary(tr_lists), problems, workers) if tr_lists is not None else {}
         provenance = {"format": format_name or ("pair-list" if pairs else "folders"), "options": options}
-        result = write_pack(out, ti.image_sets(), size, provenance, root=base, force=force,
+        result = write_pack(claim.temporary(out), ti.image_sets(), size, provenance, root=base,
                             compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
-    report_skipped(result, "pairs")
+    report_skipped(result, "pairs", out)
     lists = {group: {m: str(tr_lists / path) for m, path in by_modality.items()} for group, by_modality in lists.items()}
     if json_output:
         emit({"pack": str(out), "pairs": result.count, "classes": ti.classes, "skipped": len(result.problems),

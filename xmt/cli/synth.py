@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, ForceOption, JsonOption, QuietOption, emit, setup
-from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.outputs import PREVIEW_PNG, SYNTH_FOLDER, Output, claim_outputs
 from xmt.engine.console import progress_bar
 from xmt.errors import UserError
 from xmt.synth.generate import SynthConfig, generate, render_preview
@@ -18,8 +19,8 @@ D = SynthConfig()
 
 def command(
     out: Annotated[Path, typer.Argument(help="Folder to write (source/, ti/, target/, manifest.json).")],
-    seed: Annotated[int, typer.Option(help="Every scene derives from (seed, split, class, index).")] = D.seed,
-    size: Annotated[int, typer.Option(help="Shorter image side in pixels; the longer follows the sensor's "
+    seed: Annotated[int, typer.Option(parser=O.SEED, help="Every scene derives from (seed, split, class, index).")] = D.seed,
+    size: Annotated[int, typer.Option(parser=O.Bounded(16, 4096, integer=True), help="Shorter image side in pixels; the longer follows the sensor's "
                                       "aspect ratio.")] = D.size,
     source_profile: Annotated[str, typer.Option(help="Sensor rig of the labelled source RGB camera: kinect_v1, "
                                                 "kinect_v2, realsense or xtion.")] = D.source_profile,
@@ -27,15 +28,15 @@ def command(
                                                 "--source-profile for a cross-sensor task).")] = D.target_profile,
     modalities: Annotated[str, typer.Option(help="Target modalities to write, comma-separated: depth, nir "
                                             "(and rgb: target-camera RGB).")] = ",".join(D.modalities),
-    source_per_class: Annotated[int, typer.Option(min=0, help="Source RGB scenes per TR class.")] = D.source_per_class,
-    ti_per_class: Annotated[int, typer.Option(min=0, help="Paired TI scenes per TI class.")] = D.ti_per_class,
-    adapt_per_class: Annotated[int, typer.Option(min=0, help="Target adaptation scenes per TR class.")]
+    source_per_class: Annotated[int, typer.Option(parser=O.COUNT, help="Source RGB scenes per TR class.")] = D.source_per_class,
+    ti_per_class: Annotated[int, typer.Option(parser=O.COUNT, help="Paired TI scenes per TI class.")] = D.ti_per_class,
+    adapt_per_class: Annotated[int, typer.Option(parser=O.COUNT, help="Target adaptation scenes per TR class.")]
     = D.adapt_per_class,
-    test_per_class: Annotated[int, typer.Option(min=0, help="Held-out target test scenes per TR class.")]
+    test_per_class: Annotated[int, typer.Option(parser=O.COUNT, help="Held-out target test scenes per TR class.")]
     = D.test_per_class,
     preview: Annotated[Optional[Path], typer.Option(help="Also write a contact sheet PNG (RGB | depth | NIR "
                                                     "rows, two scenes per class).")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Rendering processes.")] = 2,
+    workers: Annotated[int, typer.Option(parser=O.COUNT, help="Rendering processes.")] = 2,
     force: ForceOption = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -43,6 +44,8 @@ def command(
 ) -> None:
     """Render the embedded benchmark: labelled source RGB, paired TI data and target adapt/test splits."""
     setup(quiet)
+    if preview is not None and preview.suffix.lower() != ".png":
+        raise UserError("--preview writes a PNG contact sheet: give a file name ending in .png", path=preview)
     try:
         settings = SynthConfig(seed=seed, size=size, source_profile=source_profile, target_profile=target_profile,
                                modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()),
@@ -51,14 +54,12 @@ def command(
         settings.validate()
     except ValueError as exc:
         raise UserError(str(exc))
-    check_output_free(out, force)
-    if preview is not None:
-        check_output_free(preview, force)
-    with atomic_output(out, force) as tmp:
+    outputs = [Output(out, SYNTH_FOLDER), preview and Output(preview, PREVIEW_PNG)]
+    with claim_outputs(outputs, force=force) as claim:
+        tmp = claim.temporary(out)
         tmp.mkdir()
         with progress_bar("rendering scenes", total=1) as bar:
             manifest = generate(tmp, settings, workers=workers, progress=bar.update)
-    if preview is not None:
-        with atomic_output(preview, force) as tmp:
-            render_preview(tmp, settings)
+        if preview is not None:
+            render_preview(claim.temporary(preview), settings)
     emit(manifest if json_output else str(out), json_output)

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
+from xmt.cli import options as O
 from xmt.cli.common import (ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption, QuietOption,
                             SeedOption, WorkersOption, emit, options_of, setup)
 from xmt.data.readers import open_image_set
-from xmt.engine.atomic import check_output_free
+from xmt.engine.outputs import JSONL_LOG, Output, checkpoint_of, claim_outputs
 from xmt.engine.jsonlog import write_jsonl
 from xmt.methods.source import SourceConfig, train_source
 from xmt.models.backbones import get_backbone_spec
@@ -25,14 +26,14 @@ def command(
     backbone: Annotated[str, typer.Option(help="mobilenet_v2, resnet18, resnet50 or smallcnn.")] = D.backbone,
     pretrained: Annotated[str, typer.Option(help="auto (ImageNet where the backbone has weights; smallcnn: none), "
                                             "imagenet, none, or PATH to a state dict.")] = D.pretrained,
-    epochs: Annotated[int, typer.Option(min=1)] = D.epochs,
-    batch_size: Annotated[int, typer.Option(min=1)] = D.batch_size,
-    lr: Annotated[float, typer.Option(help="Learning rate of bottleneck and head; the backbone gets lr x backbone-lr-mult.")] = D.lr,
-    backbone_lr_mult: Annotated[float, typer.Option(min=0.0)] = D.backbone_lr_mult,
-    weight_decay: Annotated[float, typer.Option(min=0.0)] = D.weight_decay,
-    label_smoothing: Annotated[float, typer.Option(min=0.0, max=1.0)] = D.label_smoothing,
-    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of each class held out to pick the best epoch.")] = D.val_fraction,
-    size: Annotated[int, typer.Option(min=8, help="Input size in pixels (shorter side resized, centre crop).")] = D.size,
+    epochs: Annotated[int, typer.Option(parser=O.COUNT)] = D.epochs,
+    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = D.batch_size,
+    lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Learning rate of bottleneck and head; the backbone gets lr x backbone-lr-mult.")] = D.lr,
+    backbone_lr_mult: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = D.backbone_lr_mult,
+    weight_decay: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = D.weight_decay,
+    label_smoothing: Annotated[float, typer.Option(parser=O.Bounded(0.0, 1.0, max_open=True))] = D.label_smoothing,
+    val_fraction: Annotated[float, typer.Option(parser=O.Bounded(0.0, 0.9), help="Share of each class held out to pick the best epoch.")] = D.val_fraction,
+    size: Annotated[int, typer.Option(parser=O.SIZE, help="Input size in pixels (shorter side resized, centre crop).")] = D.size,
     augment: Annotated[bool, typer.Option(help="Random flips and shifts.")] = D.augment,
     seed: SeedOption = D.seed,
     device: DeviceOption = "auto",
@@ -47,22 +48,22 @@ def command(
     options = options_of(locals())
     torch_device = setup(quiet, device)
     log_path = out.with_suffix(".jsonl")
-    check_output_free(out, force)
-    check_output_free(log_path, force)
     get_backbone_spec(backbone)
-    images = open_image_set(data, "rgb")
     settings = SourceConfig(backbone=backbone, pretrained=pretrained, epochs=epochs, batch_size=batch_size, lr=lr,
                             backbone_lr_mult=backbone_lr_mult, weight_decay=weight_decay,
                             label_smoothing=label_smoothing, val_fraction=val_fraction, size=size, augment=augment,
                             seed=seed, precision=precision, workers=workers)
-    result = train_source(images, settings, torch_device)
-    provenance = {"inputs": {"data": images.provenance()}}
-    if result.pretrained_sha256:
-        provenance["inputs"]["pretrained"] = {"spec": result.config["pretrained"], "sha256": result.pretrained_sha256}
-    write_jsonl(log_path, result.log, force=force)
-    save_model(out, result.model, kind="source-model", classes=result.classes, recipe=result.recipe,
-               config={**result.config, "cli": options}, provenance=provenance,
-               extra={"best_epoch": result.best_epoch, "val_accuracy": result.val_accuracy, "split": result.split},
-               force=force)
+    outputs = [Output(out, checkpoint_of("source-model")), Output(log_path, JSONL_LOG)]
+    with claim_outputs(outputs, inputs=[data], force=force) as claim:
+        images = open_image_set(data, "rgb")
+        result = train_source(images, settings, torch_device)
+        provenance = {"inputs": {"data": images.provenance()}}
+        if result.pretrained_sha256:
+            provenance["inputs"]["pretrained"] = {"spec": result.config["pretrained"],
+                                                  "sha256": result.pretrained_sha256}
+        write_jsonl(claim.temporary(log_path), result.log)
+        save_model(claim.temporary(out), result.model, kind="source-model", classes=result.classes,
+                   recipe=result.recipe, config={**result.config, "cli": options}, provenance=provenance,
+                   extra={"best_epoch": result.best_epoch, "val_accuracy": result.val_accuracy, "split": result.split})
     emit({"checkpoint": str(out), "log": str(log_path), "best_epoch": result.best_epoch,
           "val_accuracy": result.val_accuracy} if json_output else str(out), json_output)

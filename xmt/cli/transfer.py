@@ -7,8 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
-                            QuietOption, SeedOption, WorkersOption, emit, options_of, setup)
+from xmt.cli import options as O
+from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption, ForceOption,
+                            JsonOption, PrecisionOption, QuietOption, SeedOption, WorkersOption, emit, options_of,
+                            setup)
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig
 from xmt.methods.tgkt import TgktObjective
@@ -32,33 +34,33 @@ def command(
     translated: Annotated[Optional[Path], typer.Option(help="translated.h5 from xmt bridge (tgkt's L_KL).")] = None,
     ti: Annotated[Optional[Path], typer.Option(help="Paired TI pack from xmt prepare-ti (tgkt's L_f, socket's L_TI).")]
     = None,
-    beta_kl: Annotated[float, typer.Option(help="tgkt: weight of L_KL, distilling the source model's predictions "
+    beta_kl: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_KL, distilling the source model's predictions "
                                            "on the translations.")] = T.beta_kl,
-    temperature: Annotated[float, typer.Option(help="tgkt: distillation temperature.")] = T.temperature,
+    temperature: Annotated[float, typer.Option(parser=O.POSITIVE, help="tgkt: distillation temperature.")] = T.temperature,
     kl_weighting: Annotated[str, typer.Option(help="tgkt: none (the paper's L_KL) or confidence (each translation's "
                                               "term scaled by its teacher's confidence, 1 - H/log K).")]
     = T.kl_weighting,
-    beta_f: Annotated[float, typer.Option(help="tgkt: weight of L_f, TI-guided feature alignment.")] = T.beta_f,
+    beta_f: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_f, TI-guided feature alignment.")] = T.beta_f,
     feature_reduction: Annotated[str, typer.Option(help="tgkt: L_f as frobenius (SOCKET's L_TI) or mean (per-sample "
                                                    "L2).")] = T.feature_reduction,
-    beta_self: Annotated[float, typer.Option(help="tgkt: weight of L_self, clustering pseudo-labels.")] = T.beta_self,
-    confidence: Annotated[float, typer.Option(min=0.0, max=1.0, help="tgkt: drop pseudo-labels whose probability is "
+    beta_self: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_self, clustering pseudo-labels.")] = T.beta_self,
+    confidence: Annotated[float, typer.Option(parser=O.UNIT_INTERVAL, help="tgkt: drop pseudo-labels whose probability is "
                                               "below this.")] = T.confidence,
-    beta_im: Annotated[float, typer.Option(help="tgkt: weight of SHOT's information maximisation.")] = T.beta_im,
-    beta_bn: Annotated[float, typer.Option(help="tgkt: weight of SOCKET's BatchNorm-statistics term.")] = T.beta_bn,
-    epochs: Annotated[int, typer.Option(min=1)] = A.epochs,
-    batch_size: Annotated[int, typer.Option(min=1)] = A.batch_size,
-    lr: Annotated[float, typer.Option(help="Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.")]
+    beta_im: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of SHOT's information maximisation.")] = T.beta_im,
+    beta_bn: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of SOCKET's BatchNorm-statistics term.")] = T.beta_bn,
+    epochs: Annotated[int, typer.Option(parser=O.COUNT)] = A.epochs,
+    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = A.batch_size,
+    lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.")]
     = A.lr,
-    backbone_lr_mult: Annotated[float, typer.Option(min=0.0)] = A.backbone_lr_mult,
-    weight_decay: Annotated[float, typer.Option(min=0.0)] = A.weight_decay,
+    backbone_lr_mult: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = A.backbone_lr_mult,
+    weight_decay: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = A.weight_decay,
     augment: Annotated[bool, typer.Option(help="Random flips and shifts of TR images.")] = A.augment,
     select: Annotated[str, typer.Option(help="Which epoch to keep: last, or im (lowest information-maximisation loss "
                                         "on the TR images; label-free).")] = A.select,
     channels: Annotated[str, typer.Option(help="One channel to three: replicate (as SOCKET) or colormap.")]
     = "replicate",
-    depth_near: Annotated[float, typer.Option(help="Depth encoding range: near limit in metres.")] = 0.0,
-    depth_far: Annotated[float, typer.Option(help="Depth encoding range: far limit in metres.")] = 10.0,
+    depth_near: DepthNearOption = 0.0,
+    depth_far: DepthFarOption = 10.0,
     depth_scale: DepthScaleOption = None,
     seed: SeedOption = A.seed,
     device: DeviceOption = "auto",
@@ -71,6 +73,7 @@ def command(
 ) -> None:
     """Train the target-modality model from the source model; writes a target-model checkpoint."""
     options = options_of(locals())
+    O.check_depth_range(depth_near, depth_far)
     torch_device = setup(quiet, device)
     tgkt_settings = {name: options[name] for name in TGKT_OPTIONS}
     changed = [name for name in TGKT_OPTIONS if tgkt_settings[name] != getattr(T, name)]

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from xmt.data.encoding import EncodingRecipe, to_chw
 from xmt.data.readers import ImageSet
-from xmt.engine.console import progress_bar
+from xmt.engine.console import progress_bar, warn
+from xmt.errors import UserError
 
 _BLOCK = 256
 
@@ -47,6 +48,7 @@ def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
 
 def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -> NativeImages:
     """Decode, check and resize every image of the set; `workers` > 0 decodes in processes."""
+    image_set.check_labels()
     blocks = [(image_set, start, min(start + _BLOCK, len(image_set)), recipe)
               for start in range(0, len(image_set), _BLOCK)]
     arrays = []
@@ -60,8 +62,38 @@ def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -
             for args in blocks:
                 arrays.append(_read_block(args))
                 bar.advance(len(arrays[-1]))
-    images = torch.from_numpy(np.ascontiguousarray(np.concatenate(arrays)))
+    stacked = np.concatenate(arrays)
+    if len(stacked) != len(image_set):
+        raise UserError(f"holds {len(stacked)} images for {len(image_set)} paths and labels (truncated or corrupt?)",
+                        path=image_set.source)
+    if image_set.modality == "depth":
+        check_depth_content(image_set, stacked)
+    images = torch.from_numpy(np.ascontiguousarray(stacked))
     return NativeImages(images, torch.from_numpy(image_set.labels.copy()), list(image_set.paths))
+
+
+def check_depth_content(image_set: ImageSet, images: np.ndarray) -> None:
+    """Depth images with no valid pixel (all 0), or one value everywhere, carry no depth information: a set made
+    only of such images is refused; some of them are a warning naming how many and the first."""
+    if not len(images):
+        return
+    flat = images.reshape(len(images), -1)
+    valid = flat != 0
+    any_valid = valid.any(1)
+    low = np.where(valid, flat, np.iinfo(flat.dtype).max).min(1)
+    constant = any_valid & (low == flat.max(1))
+    invalid, flat_count = int((~any_valid).sum()), int(constant.sum())
+    if invalid == len(images):
+        raise UserError(f"holds no valid depth: every pixel of its {len(images)} image(s) is 0 (invalid); check the "
+                        "files' units and --depth-scale", path=image_set.source)
+    if invalid + flat_count == len(images):
+        raise UserError(f"no depth image has any structure: {invalid} entirely invalid (all 0), {flat_count} constant "
+                        f"(e.g. {image_set.paths[int(np.flatnonzero(constant)[0])]}: every valid pixel "
+                        f"{int(low[constant][0])} mm)", path=image_set.source)
+    degenerate = np.flatnonzero(~any_valid | constant)
+    if len(degenerate):
+        warn(f"{image_set.source}: {len(degenerate)} of {len(images)} depth images carry no depth information "
+             f"({invalid} entirely invalid, {flat_count} constant; first: {image_set.paths[int(degenerate[0])]})")
 
 
 def index_batches(

@@ -11,6 +11,7 @@ reads data, so a model always reads its data the way it was trained. Two halves:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -54,7 +55,7 @@ class EncodingRecipe:
         if channels not in CHANNEL_MODES:
             raise UserError(f"channel expansion {channels!r}: expected one of {', '.join(CHANNEL_MODES)}")
         lo, hi = depth_range_m
-        if not 0 <= lo < hi:
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
             raise UserError(f"depth range {depth_range_m}: expected 0 <= near < far (metres)")
         depth_bits = 16 if modality == "depth" else bit_depth or 8
         return cls(modality, size=size, bit_depth=depth_bits, channels=channels,

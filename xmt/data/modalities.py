@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -89,6 +90,8 @@ def depth_to_millimetres(array: np.ndarray, scale_mm: float | None, path=None) -
             "(declare its units with --depth-scale MM_PER_UNIT to accept it)",
             path=path,
         )
+    if scale_mm is not None and not (math.isfinite(scale_mm) and scale_mm > 0):
+        raise UserError(f"--depth-scale {scale_mm}: must be a finite number > 0 (millimetres per stored unit)")
     if scale_mm is None or scale_mm == 1:
         return array.astype(np.uint16)
     millimetres = np.rint(array.astype(np.float64) * scale_mm)

@@ -79,6 +79,8 @@ class RowReader:
                 stored = image_set.read_stored(index)
                 self._check_bits(modality, stored, path)
                 native[modality] = image_set.to_native(stored, index)
+                if modality == "depth" and not native[modality].any():
+                    raise UserError("depth is entirely invalid (every pixel is 0)", path=path)
             except UserError as error:
                 problems.add_error(error, path)
         if len(problems) > found:

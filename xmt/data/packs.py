@@ -31,7 +31,6 @@ from xmt.data.h5files import ProcessLocalH5
 from xmt.data.pack_rows import RowBlock, RowReader
 from xmt.data.readers import ImageSet
 from xmt.data.validation import Problem, Problems
-from xmt.engine.atomic import atomic_output
 from xmt.engine.console import progress_bar
 from xmt.engine.hashing import sha256_file, sha256_lines
 from xmt.errors import UserError
@@ -47,6 +46,65 @@ COMPRESSIONS = {
 }
 UNITS = {"rgb": "8-bit sRGB", "depth": "millimetres (0 = invalid)", "nir": "digital number", "thermal": "digital number"}
 _STRING = h5py.string_dtype("utf-8")
+# Every numeric dataset is written with HDF5's per-chunk Fletcher-32 checksum (after any compression
+# filter, so with each of COMPRESSIONS): a chunk whose bytes changed fails to read instead of giving
+# wrong pixels. Packs written before carry none and still read (unchecked); no schema change is needed.
+CHECKSUM = {"fletcher32": True}
+
+
+class CorruptData(UserError):
+    """Rows of a pack that cannot be read: a chunk fails its checksum, or does not decode.
+
+    The pack is named in the message itself (`file` holds it), not as the error's `path`: where a
+    row's problem is reported against the row's source image (xmt pack of a pack), the pack stays
+    named. A torch DataLoader worker re-raises an exception as `type(message)` with the worker's
+    whole traceback as the message; from that, this keeps the one line naming the file and the rows.
+    """
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        if path is None and "\n" in message:
+            message = message.rstrip().splitlines()[-1].split(": ", 1)[-1]
+        super().__init__(f"{path}: {message}" if path is not None else message)
+        self.file = None if path is None else str(path)
+
+
+def read_rows(dataset: h5py.Dataset, path: str | Path, rows: int | slice = slice(None)) -> np.ndarray:
+    """`dataset[rows]`; a chunk that fails its checksum or does not decode is a CorruptData error
+    naming the file, the dataset and the rows it holds."""
+    try:
+        return dataset[rows]
+    except OSError as exc:
+        raise _corrupt(dataset, path, rows, exc) from None
+
+
+def _corrupt(dataset: h5py.Dataset, path: str | Path, rows: int | slice, exc: OSError) -> CorruptData:
+    indices = range(*rows.indices(dataset.shape[0])) if isinstance(rows, slice) else [int(rows)]
+    bad = []
+    for i in indices:  # only on failure: find which rows (chunks) are bad
+        try:
+            dataset[i]
+        except OSError:
+            bad.append(i)
+    bad = bad or list(indices)
+    where = f"{row_ranges(bad)} of {dataset.name.lstrip('/')}"
+    if dataset.fletcher32:
+        return CorruptData(f"{where} {'fails its checksum' if len(bad) == 1 else 'fail their checksums'} "
+                           "(corrupt file)", path=path)
+    return CorruptData(f"{where} cannot be decoded (corrupt file? {exc})", path=path)
+
+
+def row_ranges(rows: list[int], shown: int = 5) -> str:
+    """'row 17', 'rows 3, 17-19', 'rows 3, 17-19, ... (12 rows)'."""
+    runs: list[list[int]] = []
+    for i in rows:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs[:shown])
+    if len(runs) > shown:
+        text += f", ... ({len(rows)} rows)"
+    return f"row {text}" if len(rows) == 1 else f"rows {text}"
 
 
 def read_pack_header(path: str | Path) -> dict:
@@ -106,8 +164,8 @@ class PackImageSet(ProcessLocalH5, ImageSet):
         if modality not in header["modalities"]:
             raise UserError(f"pack holds {', '.join(header['modalities'])} images, not {modality}", path=path)
         with h5py.File(path, "r") as f:
-            paths = [p.decode() if isinstance(p, bytes) else str(p) for p in f[f"paths/{modality}"][:]]
-            labels = f["labels"][:].astype(np.int64)
+            paths = [p.decode() if isinstance(p, bytes) else str(p) for p in read_rows(f[f"paths/{modality}"], path)]
+            labels = read_rows(f["labels"], path).astype(np.int64)
         return cls(Path(path), modality, paths, labels, header["classes"], None, "pack", header["size"], header)
 
     def provenance(self) -> dict:
@@ -121,11 +179,11 @@ class PackImageSet(ProcessLocalH5, ImageSet):
         return self._h5_dataset(self.source, f"images/{self.modality}")
 
     def read_stored(self, index: int) -> np.ndarray:
-        return to_hwc(self._images()[index])
+        return to_hwc(read_rows(self._images(), self.source, index))
 
     def read_block(self, start: int, stop: int, recipe: EncodingRecipe) -> np.ndarray:
         """Rows start..stop as (n, C, size, size) native arrays: one slice read, not n."""
-        block = self._images()[start:stop]
+        block = read_rows(self._images(), self.source, slice(start, stop))
         if block.shape[-1] != recipe.size or block.dtype != np.dtype(f"uint{recipe.bit_depth}"):
             return np.stack([to_chw(self.read(i, recipe)) for i in range(start, stop)])
         return block
@@ -145,13 +203,13 @@ class PackDataset(ProcessLocalH5, torch.utils.data.Dataset):
         if missing:
             raise UserError(f"pack holds {', '.join(header['modalities'])} images, not {', '.join(missing)}", path=path)
         with h5py.File(path, "r") as f:
-            self.labels = torch.from_numpy(f["labels"][:].astype(np.int64))
+            self.labels = torch.from_numpy(read_rows(f["labels"], path).astype(np.int64))
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int):
-        images = [self._h5_dataset(self.path, f"images/{m}")[index] for m in self.modalities]
+        images = [read_rows(self._h5_dataset(self.path, f"images/{m}"), self.path, index) for m in self.modalities]
         return (*(torch.from_numpy(a.astype(np.int32) if a.dtype == np.uint16 else a) for a in images),
                 self.labels[index])
 
@@ -196,7 +254,7 @@ class PackWriter:
             shape = (1 if modality != "rgb" else 3, size, size)
             self.images[modality] = f.create_dataset(
                 f"images/{modality}", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(1, *shape),
-                **COMPRESSIONS[compression],
+                **COMPRESSIONS[compression], **CHECKSUM,
             )
 
     def append(self, block: dict[str, np.ndarray]) -> None:
@@ -213,7 +271,7 @@ class PackWriter:
                provenance: dict, skipped: list[Problem] = ()) -> None:
         if len(labels) != self.count or any(len(p) != self.count for p in paths.values()):
             raise ValueError("labels and paths must have one entry per row written")
-        self.f.create_dataset("labels", data=np.asarray(labels, np.int64))
+        self.f.create_dataset("labels", data=np.asarray(labels, np.int64), **CHECKSUM)
         for modality, dataset in self.images.items():
             self.f.create_dataset(f"paths/{modality}", data=_strings(paths[modality]), dtype=_STRING)
             dataset.attrs.update(units=UNITS[modality], bit_depth=8 * dataset.dtype.itemsize,
@@ -244,7 +302,6 @@ def write_pack(
     provenance: dict,
     *,
     root: str | Path | None = None,
-    force: bool = False,
     compression: str = "lzf",
     kind: str = "images",
     workers: int = 0,
@@ -269,9 +326,9 @@ def write_pack(
                   "inputs_sha256": input_list_sha256([p for s in sets.values() for p in s.paths], root)}
     reader = RowReader(sets, size)
     kept: list[int] = []
-    with atomic_output(out, force) as tmp, h5py.File(tmp, "w") as f:
+    with h5py.File(out, "w") as f:  # a claimed temporary (xmt.engine.outputs), so a failure leaves nothing
         writer = PackWriter(f, reader.dtypes, size, compression)
-        with progress_bar(f"packing {Path(out).name}", len(reader)) as bar:
+        with progress_bar("packing", len(reader)) as bar:
             for block in reader.blocks(workers):
                 _take(block, writer, kept, problems)
                 bar.advance(block.stop - block.start)

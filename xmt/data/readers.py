@@ -12,7 +12,9 @@ a folder, a `.h5`/`.hdf5` pack, or any other file as a list file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,28 @@ from xmt.engine.hashing import sha256_lines
 from xmt.errors import UserError
 
 PACK_SUFFIXES = (".h5", ".hdf5")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def sniff(path: Path) -> str | None:
+    """What a file holds, from its first bytes: 'hdf5' (a pack, or another HDF5 file), 'safetensors' (a checkpoint)
+    or None (anything else: a list file, an image...)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+            if head[:8] == HDF5_SIGNATURE:
+                return "hdf5"
+            size, offset = os.fstat(f.fileno()).st_size, 512  # HDF5 may follow a user block of 512 x 2^k bytes
+            while offset + 8 <= size:
+                f.seek(offset)
+                if f.read(8) == HDF5_SIGNATURE:
+                    return "hdf5"
+                offset *= 2
+    except OSError:
+        return None
+    if len(head) >= 10 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") < 100_000_000:
+        return "safetensors"  # an 8-byte little-endian header length, then the JSON header
+    return None
 
 
 def is_image_file(path: Path) -> bool:
@@ -81,10 +105,25 @@ class ImageSet:
         return {"path": str(self.source), "kind": self.kind, "modality": self.modality,
                 "count": len(self), "sha256_paths": self.fingerprint()}
 
+    def check_labels(self) -> None:
+        """A labelled set needs one label per image, each naming one of its classes."""
+        labels = np.asarray(self.labels)
+        if labels.ndim != 1 or len(labels) != len(self.paths):
+            raise UserError(f"holds {labels.size} labels for {len(self.paths)} images (truncated or corrupt?)",
+                            path=self.source)
+        if self.classes is None:
+            return
+        bad = np.flatnonzero((labels < 0) | (labels >= len(self.classes)))
+        if len(bad):
+            raise UserError(f"label {int(labels[bad[0]])} of image {int(bad[0])} is not one of its {len(self.classes)} "
+                            f"classes (0..{len(self.classes) - 1}; {len(bad)} such labels: truncated or corrupt?)",
+                            path=self.source)
+
     def labels_for(self, model_classes: list[str]) -> np.ndarray:
         """This set's labels as indices into `model_classes`; unknown class names are an error."""
         if self.classes is None:
             raise UserError("holds no labels (expected DIR/<class>/<file>, a labelled list or pack)", path=self.source)
+        self.check_labels()
         unknown = [name for name in self.classes if name not in model_classes]
         if unknown:
             raise UserError(
@@ -118,10 +157,16 @@ def open_image_set(
         raise UserError("no such file or folder", path=path)
     if path.is_dir():
         return _from_folder(path, modality, depth_scale_mm, Problems(strict=True) if problems is None else problems)
-    if path.suffix.lower() in PACK_SUFFIXES:
+    content = sniff(path)
+    if content == "hdf5":  # a pack, whatever its name
         from xmt.data.packs import PackImageSet
 
         return PackImageSet.open(path, modality)
+    if path.suffix.lower() in PACK_SUFFIXES:
+        held = " (it holds a safetensors checkpoint)" if content == "safetensors" else ""
+        raise UserError(f"is not an HDF5 file{held}; a pack is the .h5 file xmt pack or xmt prepare-ti writes", path=path)
+    if content == "safetensors":
+        raise UserError("is a safetensors checkpoint, not images; give a folder, a list file or a pack", path=path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise UserError("is a single image; give a folder, a list file or a pack", path=path)
     return _from_list(path, modality, depth_scale_mm, Path(root) if root else path.parent, problems)
@@ -129,6 +174,7 @@ def open_image_set(
 
 def _from_folder(root: Path, modality: str, depth_scale_mm: float | None, problems: Problems) -> ImageSet:
     entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    dangling = _report_dangling(entries, problems)
     class_dirs = [p for p in entries if p.is_dir()]
     files = [p for p in entries if is_image_file(p)]
     if class_dirs and files:
@@ -137,10 +183,13 @@ def _from_folder(root: Path, modality: str, depth_scale_mm: float | None, proble
         return ImageSet(root, modality, [str(p) for p in files], np.full(len(files), -1, np.int64),
                         None, depth_scale_mm)
     if not class_dirs:
-        raise UserError("holds no images", path=root)
+        raise UserError("holds no images" + (f" (only dangling links, e.g. {dangling[0].name})" if dangling else ""),
+                        path=root)
     paths, labels, classes = [], [], []
     for class_dir in class_dirs:
-        images = sorted(p for p in class_dir.iterdir() if is_image_file(p))
+        listed = sorted(p for p in class_dir.iterdir() if not p.name.startswith("."))
+        _report_dangling(listed, problems)
+        images = [p for p in listed if is_image_file(p)]
         if not images:
             problems.add(class_dir, "class folder holds no images")
             continue
@@ -148,6 +197,46 @@ def _from_folder(root: Path, modality: str, depth_scale_mm: float | None, proble
         labels += [len(classes)] * len(images)
         classes.append(class_dir.name)
     return ImageSet(root, modality, paths, np.array(labels, np.int64), classes, depth_scale_mm)
+
+
+def drop_duplicates(images: ImageSet, problems: Problems, base: str | Path | None = None) -> ImageSet:
+    """Images that a pack would store twice (a list naming one file twice, or one stem with two extensions such
+    as a/0.png beside a/0.jpg) are problems, named with the paths they clash with, and left out of the set."""
+    if images.kind != "files":
+        return images
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, path in enumerate(images.paths):
+        groups[os.path.splitext(os.path.normpath(path))[0]].append(index)
+    clashing: set[int] = set()
+    for rows in groups.values():
+        if len(rows) < 2:
+            continue
+        clashing.update(rows)
+        names = sorted({images.paths[i] for i in rows})
+        if len(names) == 1:
+            problems.add(names[0], f"listed {len(rows)} times (a pack stores each image once)")
+        else:
+            others = ", ".join(_relative(name, base) for name in names[1:])
+            problems.add(names[0], f"duplicate stem: also {others} (a pack stores one image per stem)")
+    if not clashing:
+        return images
+    keep = [i for i in range(len(images)) if i not in clashing]
+    return replace(images, paths=[images.paths[i] for i in keep], labels=images.labels[keep])
+
+
+def _relative(path: str, base: str | Path | None) -> str:
+    try:
+        return str(Path(path).relative_to(base)) if base is not None else path
+    except ValueError:
+        return path
+
+
+def _report_dangling(entries: list[Path], problems: Problems) -> list[Path]:
+    """Symbolic links whose target is gone are problems (not silently skipped); returns them."""
+    dangling = [p for p in entries if p.is_symlink() and not p.exists()]
+    for link in dangling:
+        problems.add(link, f"dangling symbolic link (its target {os.readlink(link)} does not exist)")
+    return dangling
 
 
 def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path,

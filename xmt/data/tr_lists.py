@@ -10,6 +10,7 @@ otherwise it points to the original file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -76,4 +77,6 @@ def write_tr_lists(pairs: Pairs, out_dir: Path, problems: Problems, workers: int
                 lines.append(f"{path}\t{names[i]}" if names[i] is not None else f"{path}")
             list_file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
             written.setdefault(group or "tr", {})[modality] = str(list_file.relative_to(out_dir))
+    # says what the folder is, so that a later `prepare-ti --force` knows it may replace it
+    (out_dir / "manifest.json").write_text(json.dumps({"format": "xmt-tr-lists", "tr_lists": written}, indent=2))
     return written

@@ -16,8 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xmt.data.packs import PackWriter, read_pack_header
-from xmt.engine.atomic import atomic_output
+from xmt.data.packs import CHECKSUM, PackWriter, read_pack_header, read_rows
 from xmt.errors import UserError
 
 
@@ -30,14 +29,13 @@ def write_translated_pack(
     paths: list[str],
     classes: list[str],
     provenance: dict,
-    force: bool = False,
 ) -> Path:
-    with atomic_output(path, force) as tmp, h5py.File(tmp, "w") as f:
+    with h5py.File(path, "w") as f:
         writer = PackWriter(f, {"rgb": np.dtype(np.uint8)}, size=rgb.shape[-1])
         writer.append({"rgb": rgb})
-        f.create_dataset("probs", data=probs.astype(np.float32))
-        f.create_dataset("features", data=features.astype(np.float32))
-        f.create_dataset("index", data=np.arange(len(rgb), dtype=np.int64))
+        f.create_dataset("probs", data=probs.astype(np.float32), **CHECKSUM)
+        f.create_dataset("features", data=features.astype(np.float32), **CHECKSUM)
+        f.create_dataset("index", data=np.arange(len(rgb), dtype=np.int64), **CHECKSUM)
         writer.finish(labels=labels, paths={"rgb": list(paths)}, classes=list(classes), kind="translated",
                       provenance=provenance)
     return Path(path)
@@ -59,6 +57,6 @@ def read_translated_pack(path: str | Path) -> TranslatedPack:
     if header["kind"] != "translated":
         raise UserError(f"is a pack of kind {header['kind']!r}, not the translated pack that bridge writes", path=path)
     with h5py.File(path, "r") as f:
-        paths = [p.decode() if isinstance(p, bytes) else str(p) for p in f["paths/rgb"][:]]
-        return TranslatedPack(Path(path), f["probs"][:], f["features"][:], paths, header["classes"],
-                              header["provenance"], f["labels"][:])
+        paths = [p.decode() if isinstance(p, bytes) else str(p) for p in read_rows(f["paths/rgb"], path)]
+        return TranslatedPack(Path(path), read_rows(f["probs"], path), read_rows(f["features"], path), paths,
+                              header["classes"], header["provenance"], read_rows(f["labels"], path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Iterable
@@ -11,24 +12,52 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from xmt import __version__
-from xmt.engine.atomic import atomic_output
-from xmt.errors import UserError
+from xmt.errors import RunFailure, UserError
 
-SCHEMA_VERSION = 1
+# schema 2: the metadata holds content_sha256, verified on every load (schema 1 files have none)
+SCHEMA_VERSION = 2
 KINDS = ("source-model", "target-model", "translator")
 METADATA_KEY = "xmt"
+HASH_KEY = "content_sha256"
+
+
+def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 of the tensors, sorted by name: each one's name, dtype, shape and raw bytes.
+
+    It identifies the weights themselves (not the file's layout or metadata), so it is checked on
+    every load: a flipped bit anywhere in the tensor data changes it.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        raw = t.reshape(-1).view(torch.uint8)  # any dtype (bf16 too) as its bytes; 0-d tensors as 1-d
+        digest.update(f"{name}\0{str(t.dtype).removeprefix('torch.')}\0{list(t.shape)}\0{raw.numel()}\0".encode())
+        digest.update(raw.numpy())
+    return digest.hexdigest()
+
+
+def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first (by name) floating tensor holding an inf or a nan, or None."""
+    for name in sorted(tensors):
+        t = tensors[name]
+        if (t.is_floating_point() or t.is_complex()) and not bool(torch.isfinite(t).all()):
+            return name
+    return None
 
 
 def save_checkpoint(
-    path: str | Path, tensors: dict[str, torch.Tensor], meta: dict, force: bool = False
+    path: str | Path, tensors: dict[str, torch.Tensor], meta: dict
 ) -> Path:
     """Write tensors and metadata (kind, architecture, classes, recipe, config, provenance...)."""
     if meta.get("kind") not in KINDS:
         raise ValueError(f"unknown checkpoint kind {meta.get('kind')!r}")
-    header = {"schema": SCHEMA_VERSION, "xmt_version": __version__, **meta}
     plain = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
-    with atomic_output(path, force) as tmp:
-        save_file(plain, str(tmp), metadata={METADATA_KEY: json.dumps(header)})
+    bad = first_non_finite(plain)
+    if bad is not None:
+        raise RunFailure(f"refusing to write a model with non-finite weights: tensor {bad!r} holds inf/nan")
+    header = {"schema": SCHEMA_VERSION, "xmt_version": __version__, **meta, HASH_KEY: content_sha256(plain)}
+    # written where it is told (a stage's claimed temporary: xmt.engine.outputs makes it appear atomically)
+    save_file(plain, str(path), metadata={METADATA_KEY: json.dumps(header)})
     return Path(path)
 
 
@@ -71,7 +100,20 @@ def read_checkpoint(
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise UserError(f"cannot read its tensors (truncated or corrupt?): {exc}", path=path)
+    verify_tensors(tensors, meta, path)
     return tensors, meta
+
+
+def verify_tensors(tensors: dict[str, torch.Tensor], meta: dict, path: str | Path) -> None:
+    """The content hash stored at write time (schema >= 2) must match; every weight must be finite."""
+    stored = meta.get(HASH_KEY)
+    if stored is not None and content_sha256(tensors) != stored:
+        raise UserError("content hash mismatch: the file is corrupt (tensor data changed after it was written)",
+                        path=path)
+    bad = first_non_finite(tensors)
+    if bad is not None:
+        raise UserError(f"holds a model with non-finite weights: tensor {bad!r} holds inf/nan; refusing to use it",
+                        path=path)
 
 
 def load_state_checked(module: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | Path) -> None:

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from xmt.engine.atomic import atomic_output
 from xmt.engine.console import info
 
 
@@ -24,7 +23,7 @@ def _short(value: Any) -> str:
 
 
 class EpochLog:
-    """Collects one record per epoch; the file is written once, atomically, with the output."""
+    """Collects one record per epoch; the file is written once, with the stage's other outputs."""
 
     def __init__(self, name: str):
         self.name = name
@@ -35,13 +34,12 @@ class EpochLog:
         self.records.append(record)
         info(f"{self.name} " + "  ".join(f"{k} {_short(v)}" for k, v in record.items()))
 
-    def save(self, path: str | Path, force: bool = False) -> Path:
-        return write_jsonl(path, self.records, force)
+    def save(self, path: str | Path) -> Path:
+        return write_jsonl(path, self.records)
 
 
-def write_jsonl(path: str | Path, records: list[dict], force: bool = False) -> Path:
-    with atomic_output(path, force) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+def write_jsonl(path: str | Path, records: list[dict]) -> Path:
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
     return Path(path)
 
 

@@ -25,6 +25,7 @@ from xmt.engine.jsonlog import EpochLog
 from xmt.engine.loop import Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
 from xmt.engine.seeding import seed_everything
+from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
 from xmt.losses import information_maximization_terms
 from xmt.methods.inference import predict
@@ -51,6 +52,10 @@ class AdaptConfig:
     def check(self) -> None:
         if self.select not in SELECTIONS:
             raise UserError(f"--select {self.select}: expected one of {', '.join(SELECTIONS)}")
+        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
+                        "--lr": (self.lr, POSITIVE), "--backbone-lr-mult": (self.backbone_lr_mult, NON_NEGATIVE),
+                        "--weight-decay": (self.weight_decay, NON_NEGATIVE),
+                        "momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)), "--seed": (self.seed, SEED)})
 
 
 @dataclass

@@ -22,6 +22,7 @@ from xmt.engine.jsonlog import EpochLog
 from xmt.engine.loop import Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
 from xmt.engine.seeding import seed_everything
+from xmt.bounds import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
 from xmt.losses import label_smoothed_cross_entropy
 from xmt.methods.inference import score
@@ -47,6 +48,18 @@ class SourceConfig:
     seed: int = 0
     precision: str = "fp32"
     workers: int = 0
+
+    def check(self) -> None:
+        """Refuse out-of-range or non-finite settings (the CLI checks them at parse time too)."""
+        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
+                        "--lr": (self.lr, POSITIVE), "--backbone-lr-mult": (self.backbone_lr_mult, NON_NEGATIVE),
+                        "--weight-decay": (self.weight_decay, NON_NEGATIVE),
+                        "momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)),
+                        "--label-smoothing": (self.label_smoothing, Bounds(0.0, 1.0, max_open=True)),
+                        "--val-fraction": (self.val_fraction, Bounds(0.0, 0.9)),
+                        "--size": (self.size, Bounds(8, 4096, integer=True)),
+                        "bottleneck_dim": (self.bottleneck_dim, COUNT), "--seed": (self.seed, SEED),
+                        "--workers": (self.workers, NON_NEGATIVE_INT)})
 
 
 @dataclass
@@ -85,6 +98,10 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 def train_source(image_set: ImageSet, config: SourceConfig, device: torch.device) -> SourceResult:
     if not image_set.labelled:
         raise UserError("source training needs labelled RGB images (DIR/<class>/<file>)", path=image_set.source)
+    config.check()
+    if len(image_set.classes) < 2:
+        raise UserError(f"source training needs at least 2 classes; found {len(image_set.classes)} "
+                        f"({', '.join(image_set.classes) or 'none'})", path=image_set.source)
     config = replace(config, pretrained=resolve_pretrained(config.backbone, config.pretrained))
     generator = seed_everything(config.seed)
     recipe = EncodingRecipe.for_modality("rgb", size=config.size)

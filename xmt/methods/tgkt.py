@@ -19,6 +19,7 @@ import torch
 
 from xmt.losses import (batchnorm_statistics_loss, feature_alignment, information_maximization, kl_distillation,
                         pseudo_label_cross_entropy, socket_bn_layer_weights, teacher_confidence)
+from xmt.bounds import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL
 from xmt.errors import UserError
 from xmt.methods.adapt import Batch, Objective, source_statistics_reference
 from xmt.models.bn_stats import record_batchnorm_inputs
@@ -44,13 +45,14 @@ class TgktObjective(Objective):
     def __post_init__(self) -> None:
         weights = {"beta-kl": self.beta_kl, "beta-f": self.beta_f, "beta-self": self.beta_self,
                    "beta-im": self.beta_im, "beta-bn": self.beta_bn}
-        negative = [name for name, value in weights.items() if value < 0]
+        negative = [name for name, value in weights.items() if NON_NEGATIVE.problem(value)]
         if negative:
-            raise UserError(f"loss weights must be >= 0: {', '.join(negative)}")
+            raise UserError(f"loss weights must be finite and >= 0: {', '.join(negative)}")
         if not any(weights.values()):
             raise UserError("every TGKT loss weight is 0: nothing to train")
-        if self.temperature <= 0:
-            raise UserError(f"--temperature {self.temperature}: must be > 0")
+        if POSITIVE.problem(self.temperature):
+            raise UserError(f"--temperature {self.temperature}: must be finite and > 0")
+        UNIT_INTERVAL.check("--confidence", self.confidence)
         if self.kl_weighting not in KL_WEIGHTINGS:
             raise UserError(f"--kl-weighting {self.kl_weighting}: expected one of {', '.join(KL_WEIGHTINGS)}")
         if self.feature_reduction not in ("frobenius", "mean"):

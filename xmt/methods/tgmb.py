@@ -45,6 +45,7 @@ from xmt.models.bn_stats import record_batchnorm_inputs, running_statistics
 from xmt.models.classifier import Classifier
 from xmt.models.discriminator import build_discriminator
 from xmt.models.translators import TRANSLATORS, Translator, build_translator
+from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
 
 _EVAL_BATCH = 256
@@ -74,15 +75,18 @@ class BridgeConfig:
             raise UserError(f"unknown translator {self.translator!r}; known: {', '.join(sorted(TRANSLATORS))}")
         try:
             build_translator(self.translator, **self.translator_args)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"translator {self.translator} {self.translator_args}: {exc}")
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"translator {self.translator} {self.translator_args}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}")
         if self.gan_loss not in GAN_KINDS:
             raise UserError(f"unknown GAN loss {self.gan_loss!r}; known: {', '.join(GAN_KINDS)}")
         weights = {"alpha-rec": self.alpha_rec, "alpha-d": self.alpha_d, "alpha-im": self.alpha_im,
                    "alpha-bn": self.alpha_bn, "alpha-feat": self.alpha_feat}
-        negative = [name for name, w in weights.items() if w < 0]
+        negative = [name for name, w in weights.items() if NON_NEGATIVE.problem(w)]
         if negative:
-            raise UserError(f"loss weights must be >= 0: {', '.join(negative)}")
+            raise UserError(f"loss weights must be finite and >= 0: {', '.join(negative)}")
+        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
+                        "--lr": (self.lr, POSITIVE), "--d-lr": (self.d_lr, POSITIVE),
+                        "--holdout-fraction": (self.holdout_fraction, Bounds(0.0, 0.5)), "--seed": (self.seed, SEED)})
 
 
 @dataclass

@@ -39,7 +39,6 @@ def save_model(
     config: dict,
     provenance: dict,
     extra: dict | None = None,
-    force: bool = False,
 ) -> Path:
     meta = {
         "kind": kind,
@@ -52,7 +51,7 @@ def save_model(
         "provenance": provenance,
         **(extra or {}),
     }
-    return save_checkpoint(path, model.state_dict(), meta, force=force)
+    return save_checkpoint(path, model.state_dict(), meta)
 
 
 def load_model(path: str | Path, kinds: tuple[str, ...] = MODEL_KINDS) -> LoadedModel:
@@ -89,7 +88,6 @@ def save_translator(
     source_recipe: EncodingRecipe,
     config: dict,
     provenance: dict,
-    force: bool = False,
 ) -> Path:
     meta = {
         "kind": "translator",
@@ -101,7 +99,7 @@ def save_translator(
         "config": config,
         "provenance": provenance,
     }
-    return save_checkpoint(path, translator.state_dict(), meta, force=force)
+    return save_checkpoint(path, translator.state_dict(), meta)
 
 
 def load_translator(path: str | Path) -> LoadedTranslator:

@@ -11,14 +11,15 @@ import torch
 from xmt.data.batches import NativeImages, load_native
 from xmt.data.readers import ImageSet
 from xmt.data.translated import write_translated_pack
-from xmt.engine.atomic import atomic_output, check_output_free
+from xmt.engine.outputs import BRIDGE_FOLDER, Output, claim_outputs, pack_of
 from xmt.engine.jsonlog import write_jsonl
 from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge, translate_all
 from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
-from xmt.stages.inputs import (check_target_modality, open_target_images, open_ti_pack, scoring_labels,
-                               target_recipe)
+from xmt.models.translators import build_translator
+from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
+                               open_ti_pack, scoring_labels, target_recipe)
 
 PREVIEW_ROWS = 8
 
@@ -34,7 +35,7 @@ class BridgeOutputs:
 
 
 def write_translations(out: Path, translator: LoadedTranslator, source: LoadedModel, images: ImageSet,
-                       native: NativeImages, device: torch.device, force: bool = False) -> Path:
+                       native: NativeImages, device: torch.device) -> Path:
     """Translate every image and write the translated pack (shared by bridge and translate)."""
     rgb, probs, features = translate_all(translator.translator, source.model, translator.target_recipe,
                                          source.recipe, native, device)
@@ -44,7 +45,7 @@ def write_translations(out: Path, translator: LoadedTranslator, source: LoadedMo
         "target_data": images.provenance(),
     }}
     return write_translated_pack(out, rgb, probs, features, scoring_labels(images, source.classes),
-                                 list(images.paths), source.classes, provenance, force)
+                                 list(images.paths), source.classes, provenance)
 
 
 def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarray, device) -> Path:
@@ -58,29 +59,47 @@ def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarra
     return save_grid([to_rgb_uint8(unit), to_rgb_uint8(fake), to_rgb_uint8(real)], path)
 
 
+def check_translator(config: BridgeConfig, size: int, channels: int = 1) -> None:
+    """Build the configured translator and run it once on a blank batch of the images it will read, so that an
+    argument or a size that does not fit (a vq downsampling the size is not a multiple of) stops the run before
+    any data is loaded."""
+    args = " ".join(f"{k}={v}" for k, v in config.translator_args.items())
+    try:
+        translator = build_translator(config.translator, **config.translator_args).eval()
+        with torch.no_grad():
+            translator(torch.zeros(1, channels, size, size))
+    except (TypeError, ValueError, RuntimeError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"--translator {config.translator}{' ' + args if args else ''} does not fit the source "
+                        f"model's {size}x{size} images: {detail}")
+
+
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
                device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
                workers: int = 0, force: bool = False, cli_options: dict | None = None) -> BridgeOutputs:
     check_target_modality(target)
-    check_output_free(out, force)
     config.check()
-    source = load_model(source_model, kinds=("source-model",))
-    if source.modality != "rgb":
-        raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
-    size = source.recipe.size
-    ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
-    tr_set = open_target_images(target_data, target, size, depth_scale_mm)
-    recipe = target_recipe(target, ti_target_set, size, depth_range_m)
-    data = BridgeData(
-        ti_rgb=load_native(ti_rgb_set, source.recipe, workers),
-        ti_target=load_native(ti_target_set, recipe, workers),
-        tr_target=load_native(tr_set, recipe, workers),
-        source_recipe=source.recipe, target_recipe=recipe,
-    )
-    result = train_bridge(source.model, data, config, device)
-    provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
-                             "ti": ti_rgb_set.provenance(), "target_data": tr_set.provenance()}}
-    with atomic_output(out, force) as tmp:
+    with claim_outputs([Output(out, BRIDGE_FOLDER)], inputs=[source_model, ti, target_data], force=force) as claim:
+        tmp = claim.temporary(out)
+        source = load_model(source_model, kinds=("source-model",))
+        if source.modality != "rgb":
+            raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
+        size = source.recipe.size
+        check_source_classes(source.classes, source_model, "bridge")
+        check_translator(config, size)
+        ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
+        check_ti_classes(ti, source.classes)
+        tr_set = open_target_images(target_data, target, size, depth_scale_mm)
+        recipe = target_recipe(target, ti_target_set, size, depth_range_m)
+        data = BridgeData(
+            ti_rgb=load_native(ti_rgb_set, source.recipe, workers),
+            ti_target=load_native(ti_target_set, recipe, workers),
+            tr_target=load_native(tr_set, recipe, workers),
+            source_recipe=source.recipe, target_recipe=recipe,
+        )
+        result = train_bridge(source.model, data, config, device)
+        provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
+                                 "ti": ti_rgb_set.provenance(), "target_data": tr_set.provenance()}}
         tmp.mkdir()
         save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
                         source_recipe=source.recipe, config={**result.config, "cli": cli_options or {}},
@@ -90,13 +109,20 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         write_translations(tmp / "translated.h5", translator, source, tr_set, data.tr_target, device)
         _preview(tmp / "preview.png", result.translator, data, result.holdout, device)
         write_jsonl(tmp / "bridge.jsonl", result.log)
-    return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
-                         out / "bridge.jsonl", result.log[-1] if result.log else {})
+        return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
+                             out / "bridge.jsonl", result.log[-1] if result.log else {})
 
 
 def run_translate(*, translator_path: Path, source_model: Path, data: Path, out: Path, device: torch.device,
                   depth_scale_mm: float | None = None, workers: int = 0, force: bool = False) -> Path:
-    check_output_free(out, force)
+    with claim_outputs([Output(out, pack_of("translated"))], inputs=[translator_path, source_model, data],
+                       force=force) as claim:
+        _translate(translator_path, source_model, data, claim.temporary(out), device, depth_scale_mm, workers)
+    return out
+
+
+def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path, device: torch.device,
+               depth_scale_mm: float | None, workers: int) -> None:
     translator = load_translator(translator_path)
     source = load_model(source_model, kinds=("source-model",))
     trained_with = translator.meta.get("provenance", {}).get("inputs", {}).get("source_model", {}).get("sha256")
@@ -106,4 +132,4 @@ def run_translate(*, translator_path: Path, source_model: Path, data: Path, out:
     recipe = translator.target_recipe
     images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm)
     native = load_native(images, recipe, workers)
-    return write_translations(out, translator, source, images, native, device, force)
+    write_translations(tmp, translator, source, images, native, device)

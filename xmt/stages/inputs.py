@@ -19,6 +19,26 @@ def check_target_modality(target: str) -> str:
     return target
 
 
+def check_source_classes(classes: list[str], path: str | Path, stage: str) -> None:
+    """A source model of fewer than 2 classes has nothing to transfer (every prediction is the same)."""
+    if len(classes) < 2:
+        raise UserError(f"the source model has {len(classes)} class(es) ({', '.join(classes) or 'none'}); "
+                        f"{stage} needs a source model of at least 2 classes", path=path)
+
+
+def check_ti_classes(ti: str | Path | None, source_classes: list[str]) -> None:
+    """TI data must be task-irrelevant: none of its classes may be one of the source model's classes."""
+    if ti is None:
+        return
+    ti_classes = read_pack_header(ti)["classes"] or []
+    shared = sorted(set(ti_classes) & set(source_classes))
+    if shared:
+        more = f" (and {len(shared) - 8} more)" if len(shared) > 8 else ""
+        raise UserError(f"TI pack shares {len(shared)} class(es) with the source model: {', '.join(shared[:8])}{more}; "
+                        "TI data must be of other classes than the task's (re-run xmt prepare-ti with --tr-classes "
+                        "or --ti-classes)", path=ti)
+
+
 def check_size(image_set: ImageSet, size: int) -> None:
     """A pack stores images at its own size; it must be the size the model reads."""
     if isinstance(image_set, PackImageSet) and image_set.size != size:

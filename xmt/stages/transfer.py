@@ -11,7 +11,7 @@ from xmt.data.batches import NativeImages, load_native
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.readers import ImageSet
 from xmt.data.translated import read_translated_pack
-from xmt.engine.atomic import check_output_free
+from xmt.engine.outputs import JSONL_LOG, Output, checkpoint_of, claim_outputs
 from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
 from xmt.errors import UserError
@@ -22,7 +22,8 @@ from xmt.methods.shot import ShotObjective
 from xmt.methods.socket import SocketObjective
 from xmt.methods.tgkt import TgktObjective
 from xmt.models.io import LoadedModel, load_model, save_model
-from xmt.stages.inputs import check_target_modality, open_target_images, open_ti_pack, target_recipe
+from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
+                               open_ti_pack, target_recipe)
 
 METHODS = ("tgkt", "shot", "socket", "source-only", "oracle")
 STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
@@ -84,41 +85,41 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
     objective = build_objective(method, tgkt_settings)
     config.check()
     log_path = out.with_suffix(".jsonl")
-    check_output_free(out, force)
-    if objective is not None:
-        check_output_free(log_path, force)
-    source = load_model(source_model, kinds=("source-model",))
-    if source.modality != "rgb":
-        raise UserError(f"is a {source.modality} model; transfer starts from the RGB source model", path=source_model)
-    tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm)
-    recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
-    labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
-    native = load_native(tr_set, recipe, workers)
-    native.labels = torch.full_like(native.labels, -1)  # no method reads TR labels from the data
-    recipe = fit_target_recipe(recipe, native, config.seed)
-    provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
-                             "target_data": tr_set.provenance()}}
-    data = AdaptData(tr=native, recipe=recipe)
-    if objective is not None and objective.uses_translations:
-        if translated is None:
-            raise UserError("tgkt distils the source model's predictions on bridge's translations: pass "
-                            "--translated translated.h5 (from xmt bridge), or --beta-kl 0")
-        data.teacher_probs = check_translations(translated, source, tr_set)
-        provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
-    if objective is not None and objective.uses_ti:
-        data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
-            ti, target, source, recipe, device, workers)
+    outputs = [Output(out, checkpoint_of("target-model")), Output(log_path, JSONL_LOG) if objective else None]
+    with claim_outputs(outputs, inputs=[source_model, target_data, translated, ti], force=force) as claim:
+        source = load_model(source_model, kinds=("source-model",))
+        if source.modality != "rgb":
+            raise UserError(f"is a {source.modality} model; transfer starts from the RGB source model", path=source_model)
+        check_source_classes(source.classes, source_model, "transfer")
+        check_ti_classes(ti, source.classes)
+        tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm)
+        recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
+        labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
+        native = load_native(tr_set, recipe, workers)
+        native.labels = torch.full_like(native.labels, -1)  # no method reads TR labels from the data
+        recipe = fit_target_recipe(recipe, native, config.seed)
+        provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
+                                 "target_data": tr_set.provenance()}}
+        data = AdaptData(tr=native, recipe=recipe)
+        if objective is not None and objective.uses_translations:
+            if translated is None:
+                raise UserError("tgkt distils the source model's predictions on bridge's translations: pass "
+                                "--translated translated.h5 (from xmt bridge), or --beta-kl 0")
+            data.teacher_probs = check_translations(translated, source, tr_set)
+            provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
+        if objective is not None and objective.uses_ti:
+            data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
+                ti, target, source, recipe, device, workers)
 
-    if objective is None:  # source-only: the source weights, reading the target modality
-        model, log, selected = source.model, [], None
-        settings = {"method": method}
-    else:
-        result = adapt(source.model, data, objective, config, device, labels)
-        model, log, selected = result.model, result.log, result.selected_epoch
-        settings = {"method": method, **result.config}
-        write_jsonl(log_path, log, force=force)
-    save_model(out, model, kind="target-model", classes=source.classes, recipe=recipe,
-               config={**settings, "cli": cli_options or {}}, provenance=provenance,
-               extra={"method": method, "oracle": method == "oracle", "selected_epoch": selected},
-               force=force)
-    return TransferOutputs(out, log_path if objective is not None else None, method, selected)
+        if objective is None:  # source-only: the source weights, reading the target modality
+            model, log, selected = source.model, [], None
+            settings = {"method": method}
+        else:
+            result = adapt(source.model, data, objective, config, device, labels)
+            model, log, selected = result.model, result.log, result.selected_epoch
+            settings = {"method": method, **result.config}
+            write_jsonl(claim.temporary(log_path), log)
+        save_model(claim.temporary(out), model, kind="target-model", classes=source.classes, recipe=recipe,
+                   config={**settings, "cli": cli_options or {}}, provenance=provenance,
+                   extra={"method": method, "oracle": method == "oracle", "selected_epoch": selected})
+        return TransferOutputs(out, log_path if objective is not None else None, method, selected)

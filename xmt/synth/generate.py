@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from xmt.engine.outputs import xmt_png_info
+
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
 from .png import write_png
 from .preview import contact_sheet
@@ -56,6 +59,8 @@ class SynthConfig:
         for split in SPLITS:
             if self.per_class(split) < 0:
                 raise ValueError(f"{split}_per_class must be >= 0")
+        if not any(self.per_class(split) for split in SPLITS):
+            raise ValueError("every per-class count is 0: the benchmark would hold no images")
         for label, classes, known in (("tr", self.tr_classes, TR_CLASSES), ("ti", self.ti_classes, TI_CLASSES)):
             unknown = [c for c in classes if c not in known]
             if unknown or not classes or len(set(classes)) != len(classes):
@@ -179,7 +184,7 @@ def render_preview(out_path: Path, config: SynthConfig = SynthConfig(), per_clas
         rows.append((label, [render_dataset_scene(every_modality, split, name, i) for i in range(per_class)]))
     sheet = contact_sheet(rows, 1000.0 * config.profile("test").depth.max_range, colours)
     out_path = Path(out_path)
-    sheet.save(out_path, optimize=True)
+    sheet.save(out_path, format="PNG", optimize=True, pnginfo=xmt_png_info())
     return out_path
 
 
