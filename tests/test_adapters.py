@@ -201,7 +201,7 @@ def test_rgbnir_ti_classes_and_tr_lists_of_the_other_categories(tmp_path, capsys
     (tmp_path / "nirscene1" / "field" / "0003_nir.tiff").write_bytes(b"")
     (tmp_path / "nirscene1" / "field" / "notes.tiff").write_bytes(b"")
     code, _, err = run_cli(["prepare-ti", "--format", "rgbnir", "--root", tmp_path, "--ti-classes", "field",
-                            "--out", tmp_path / "x.h5"], capsys)
+                            "--out", outside(tmp_path) / "x.h5"], capsys)
     assert code == 2 and "2 problems" in err
     assert "field/0003_nir.tiff: no RGB partner" in err and "field/notes.tiff: not named" in err
 
@@ -231,6 +231,6 @@ def test_synth_layout_infers_the_modality_and_checks_the_manifest_tr_classes(tmp
                             tmp_path / "x.h5"], capsys)
     assert code == 2 and "class 'ball' is also a task-relevant class (the TR classes of manifest.json)" in err
     code, _, err = run_cli(["prepare-ti", "--format", "synth", "--root", tmp_path / "bench", "--modality", "nir",
-                            "--out", tmp_path / "x.h5"], capsys)
+                            "--out", outside(tmp_path) / "x.h5"], capsys)
     assert code == 2 and "no ti/nir/ folder" in err
     assert not (tmp_path / "x.h5").exists()
