@@ -52,8 +52,8 @@ def bench_packing(root: Path, size: int, workers: int, compression: str) -> tupl
     out = root / f"pack-{workers}-{compression}.h5"
     start = time.perf_counter()
     pairs = pair_folders(root / "rgb", root / "depth", "depth", None, Problems())
-    result = write_pack(out, pairs.image_sets(), size, {}, root=root, workers=workers,
-                        compression=compression, force=True)
+    out.unlink(missing_ok=True)  # the benchmark's own file from a previous measurement
+    result = write_pack(out, pairs.image_sets(), size, {}, root=root, workers=workers, compression=compression)
     elapsed = time.perf_counter() - start
     return result.count / elapsed, out.stat().st_size
 

@@ -12,11 +12,9 @@ from safetensors import safe_open
 from xmt.data.packs import CorruptData, read_pack_header, read_rows, row_ranges
 from xmt.data.readers import PACK_SUFFIXES
 from xmt.engine.checkpoint import HASH_KEY, read_checkpoint, read_metadata
+from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
-
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 
 def artifact_format(path: str | Path) -> str:
     """"pack" or "checkpoint", by content (HDF5 signature, safetensors header), else by extension."""
@@ -24,14 +22,12 @@ def artifact_format(path: str | Path) -> str:
     if path.is_dir():
         raise UserError("is a folder; give an xmt checkpoint or pack file", path=path)
     try:
-        with open(path, "rb") as f:
-            head = f.read(9)
+        open(path, "rb").close()
     except OSError as exc:
         raise UserError(f"cannot read it ({exc.strerror or exc})", path=path)
-    if head[:8] == HDF5_SIGNATURE or h5py.is_hdf5(str(path)):  # (is_hdf5 also finds a user block)
-        return "pack"
-    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") < 100 << 20:
-        return "checkpoint"  # safetensors: an 8-byte header length, then the JSON header
+    content = sniff(path)
+    if content is not None:
+        return {"hdf5": "pack", "safetensors": "checkpoint"}[content]
     return "pack" if path.suffix.lower() in PACK_SUFFIXES else "checkpoint"
 
 

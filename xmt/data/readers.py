@@ -22,34 +22,11 @@ import numpy as np
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.modalities import IMAGE_SUFFIXES, check_modality, read_stored, stored_to_native
 from xmt.data.validation import Problems
+from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_lines
 from xmt.errors import UserError
 
 PACK_SUFFIXES = (".h5", ".hdf5")
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-def sniff(path: Path) -> str | None:
-    """What a file holds, from its first bytes: 'hdf5' (a pack, or another HDF5 file), 'safetensors' (a checkpoint)
-    or None (anything else: a list file, an image...)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-            if head[:8] == HDF5_SIGNATURE:
-                return "hdf5"
-            size, offset = os.fstat(f.fileno()).st_size, 512  # HDF5 may follow a user block of 512 x 2^k bytes
-            while offset + 8 <= size:
-                f.seek(offset)
-                if f.read(8) == HDF5_SIGNATURE:
-                    return "hdf5"
-                offset *= 2
-    except OSError:
-        return None
-    if len(head) >= 10 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") < 100_000_000:
-        return "safetensors"  # an 8-byte little-endian header length, then the JSON header
-    return None
-
-
 def is_image_file(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 

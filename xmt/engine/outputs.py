@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from xmt.engine.formats import sniff
 from xmt.errors import RunFailure, UserError
 
 TMP_TAG, LOCK_TAG, COMMIT_TAG, OLD_TAG = ".xmt-tmp-", ".xmt-lock", ".xmt-commit", ".xmt-old-"
@@ -65,10 +66,9 @@ def _safetensors_metadata(path: Path) -> dict | None:
 
 def _pack_kind(path: Path) -> str | None:
     """The `kind` attribute of an xmt HDF5 pack, or None when the file is not one."""
+    if sniff(path) != "hdf5":
+        return None
     try:
-        with open(path, "rb") as f:
-            if f.read(8) != b"\x89HDF\r\n\x1a\n":
-                return None
         import h5py
 
         with h5py.File(path, "r") as f:
@@ -377,7 +377,10 @@ def _finish_interrupted_commits(output: Output) -> None:
             continue
         for tmp, target in renames:
             if tmp.exists():
-                _replace(tmp, target)
+                if target.exists() or target.is_symlink():
+                    _remove(tmp)  # something is there since the crash: it may be a user's, so it stays
+                else:
+                    os.replace(tmp, target)
             _remove_stale_lock(target.parent / f".{target.name}{LOCK_TAG}")
         journal.unlink(missing_ok=True)
         _fsync_folder(folder)
@@ -462,6 +465,7 @@ class ClaimedOutputs:
             return
         written = []
         for output in self.outputs:
+            _check_place(output, self.force)  # what is there now (a user may have put something there meanwhile)
             tmp = self.temporary(output.path)
             if tmp.exists():
                 _fsync(tmp)
