@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from xmt.data.encoding import jet_colormap
-from xmt.engine.outputs import xmt_png_info
+from xmt.engine.output_kinds import xmt_png_info
 
 
 def to_rgb_uint8(unit: torch.Tensor) -> np.ndarray:

@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from harness import assert_refused, run_in_process, run_subprocess, snapshot
-from xmt.engine.outputs import JSONL_LOG, LOCK_TAG, Output, claim_outputs, pack_of
+from xmt.engine.output_kinds import JSONL_LOG, pack_of
+from xmt.engine.outputs import LOCK_TAG, Output, claim_outputs
 
 PY = sys.executable
 
@@ -139,7 +140,8 @@ def test_refused_run_leaves_no_new_parent_folders(work, capsys):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from xmt.engine.outputs import Output, claim_outputs, pack_of
+    from xmt.engine.output_kinds import pack_of
+    from xmt.engine.outputs import Output, claim_outputs
     with claim_outputs([Output(sys.argv[1], pack_of("images"))], command="xmt pack (the first run)") as claim:
         print("holding", flush=True)
         time.sleep(60)
@@ -168,6 +170,7 @@ CRASH = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     import xmt.engine.outputs as outputs
+    from xmt.engine.output_kinds import JSONL_LOG, pack_of
     point, folder = sys.argv[1], Path(sys.argv[2])
     real_replace = outputs._replace
     def dying_replace(tmp, target):
@@ -175,8 +178,8 @@ CRASH = textwrap.dedent("""
         os._exit(9)  # killed between the two renames of one commit
     if point == "mid-commit":
         outputs._replace = dying_replace
-    claimed = [outputs.Output(folder / "m.h5", outputs.pack_of("images")), outputs.Output(folder / "m.jsonl",
-               outputs.JSONL_LOG)]
+    claimed = [outputs.Output(folder / "m.h5", pack_of("images")),
+               outputs.Output(folder / "m.jsonl", JSONL_LOG)]
     with outputs.claim_outputs(claimed) as claim:
         claim.temporary(folder / "m.jsonl").write_text('{"epoch": 1}\\n')
         claim.temporary(folder / "m.h5").write_bytes(b"half a pack")

@@ -64,8 +64,27 @@ class Terminated(BaseException):
     """SIGTERM, raised where the program is, so that every claim of outputs is abandoned cleanly."""
 
 
+class Interrupted(BaseException):
+    """Ctrl-C. Not KeyboardInterrupt: typer turns that into a silent exit code before main() sees it."""
+
+
 def _on_sigterm(signum, frame) -> None:
     raise Terminated()
+
+
+def _on_sigint(signum, frame) -> None:
+    raise Interrupted()
+
+
+def _install_signal_handlers() -> dict:
+    """Our handlers for the run; returns the previous ones (a caller such as a test runner gets them back).
+    SIGINT keeps being ignored where the caller ignores it (a background job)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
+    return previous
 
 
 NOTHING_KEPT = "nothing was written (a stage's outputs appear only when it completes)"
@@ -73,8 +92,7 @@ NOTHING_KEPT = "nothing was written (a stage's outputs appear only when it compl
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs a subcommand and maps errors to exit codes and one-line messages."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_handlers = _install_signal_handlers()
     try:
         result = app(args=argv, prog_name="xmt", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -84,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             command = f"xmt {context.info_name}" if context is not None and context.info_name != "xmt" else "xmt"
             err_console.print(f"{command}: error: {exc.format_message()}", markup=False, highlight=False)
         code = exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+    except (Interrupted, typer.Abort, KeyboardInterrupt):
         err_console.print(f"xmt: interrupted; {NOTHING_KEPT}", markup=False)
         code = 130
     except XmtError as exc:
@@ -95,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         err_console.print(f"xmt: terminated; {NOTHING_KEPT}", markup=False)
         code = 143
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     sys.stdout.flush()
     return code
 

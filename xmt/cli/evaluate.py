@@ -12,7 +12,8 @@ from rich.table import Table
 from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, WorkersOption, emit, setup
 from xmt.data.readers import open_image_set
-from xmt.engine.outputs import METRICS_JSON, Output, claim_outputs
+from xmt.engine.output_kinds import METRICS_JSON
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.console import err_console
 from xmt.methods.evaluation import evaluate_model
 from xmt.models.io import load_model

@@ -14,7 +14,8 @@ from xmt.cli.common import (ConfigOption, DepthScaleOption, ForceOption, JsonOpt
 from xmt.data.packs import COMPRESSIONS, PackResult, write_pack
 from xmt.data.readers import drop_duplicates, open_image_set
 from xmt.data.validation import Problems
-from xmt.engine.outputs import Output, claim_outputs, pack_of
+from xmt.engine.output_kinds import pack_of
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.console import warn
 
 SizeOption = Annotated[int, typer.Option(parser=O.SIZE, help="Stored size in pixels: shorter side resized, centre crop "

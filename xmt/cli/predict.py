@@ -13,7 +13,8 @@ import typer
 from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, WorkersOption, setup
 from xmt.data.readers import open_image_set
-from xmt.engine.outputs import PREDICTIONS_CSV, Output, claim_outputs
+from xmt.engine.output_kinds import PREDICTIONS_CSV
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.methods.evaluation import predict_labels
 from xmt.models.io import load_model
 

@@ -18,7 +18,8 @@ from xmt.data.packs import write_pack
 from xmt.data.pairing import pair_folders, read_pair_list
 from xmt.data.tr_lists import write_tr_lists
 from xmt.data.validation import Problems
-from xmt.engine.outputs import TR_LISTS_FOLDER, Output, claim_outputs, pack_of
+from xmt.engine.output_kinds import TR_LISTS_FOLDER, pack_of
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.console import info
 from xmt.errors import UserError
 

@@ -9,7 +9,8 @@ import typer
 
 from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, ForceOption, JsonOption, QuietOption, emit, setup
-from xmt.engine.outputs import PREVIEW_PNG, SYNTH_FOLDER, Output, claim_outputs
+from xmt.engine.output_kinds import PREVIEW_PNG, SYNTH_FOLDER
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.console import progress_bar
 from xmt.errors import UserError
 from xmt.synth.generate import SynthConfig, generate, render_preview

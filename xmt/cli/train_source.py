@@ -11,7 +11,8 @@ from xmt.cli import options as O
 from xmt.cli.common import (ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption, QuietOption,
                             SeedOption, WorkersOption, emit, options_of, setup)
 from xmt.data.readers import open_image_set
-from xmt.engine.outputs import JSONL_LOG, Output, checkpoint_of, claim_outputs
+from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.jsonlog import write_jsonl
 from xmt.methods.source import SourceConfig, train_source
 from xmt.models.backbones import get_backbone_spec

@@ -70,13 +70,13 @@ class BridgeConfig:
     seed: int = 0
     precision: str = "fp32"
 
-    def check(self) -> None:
+    def check(self, size: int | None = None, channels: int = 1) -> None:
+        """Refuse settings that cannot train. With `size`, the translator is also run once on a blank batch of
+        such images, so that an argument that does not fit them (a vq downsampling the size is not a multiple
+        of, another channel count) stops the run before any data is loaded."""
         if self.translator not in TRANSLATORS:
             raise UserError(f"unknown translator {self.translator!r}; known: {', '.join(sorted(TRANSLATORS))}")
-        try:
-            build_translator(self.translator, **self.translator_args)
-        except (TypeError, ValueError, RuntimeError) as exc:
-            raise UserError(f"translator {self.translator} {self.translator_args}: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}")
+        self._check_translator_fits(size, channels)
         if self.gan_loss not in GAN_KINDS:
             raise UserError(f"unknown GAN loss {self.gan_loss!r}; known: {', '.join(GAN_KINDS)}")
         weights = {"alpha-rec": self.alpha_rec, "alpha-d": self.alpha_d, "alpha-im": self.alpha_im,
@@ -87,6 +87,18 @@ class BridgeConfig:
         check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
                         "--lr": (self.lr, POSITIVE), "--d-lr": (self.d_lr, POSITIVE),
                         "--holdout-fraction": (self.holdout_fraction, Bounds(0.0, 0.5)), "--seed": (self.seed, SEED)})
+
+    def _check_translator_fits(self, size: int | None, channels: int) -> None:
+        args = " ".join(f"{k}={v}" for k, v in self.translator_args.items())
+        try:
+            translator = build_translator(self.translator, **self.translator_args).eval()
+            if size is not None:
+                with torch.no_grad():
+                    translator(torch.zeros(1, channels, size, size))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            fit = f" does not fit the source model's {size}x{size} images" if size is not None else ""
+            raise UserError(f"--translator {self.translator}{' ' + args if args else ''}{fit}: {detail}")
 
 
 @dataclass

@@ -11,13 +11,13 @@ import torch
 from xmt.data.batches import NativeImages, load_native
 from xmt.data.readers import ImageSet
 from xmt.data.translated import write_translated_pack
-from xmt.engine.outputs import BRIDGE_FOLDER, Output, claim_outputs, pack_of
+from xmt.engine.output_kinds import BRIDGE_FOLDER, pack_of
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.jsonlog import write_jsonl
 from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge, translate_all
 from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
-from xmt.models.translators import build_translator
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, scoring_labels, target_recipe)
 
@@ -59,21 +59,6 @@ def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarra
     return save_grid([to_rgb_uint8(unit), to_rgb_uint8(fake), to_rgb_uint8(real)], path)
 
 
-def check_translator(config: BridgeConfig, size: int, channels: int = 1) -> None:
-    """Build the configured translator and run it once on a blank batch of the images it will read, so that an
-    argument or a size that does not fit (a vq downsampling the size is not a multiple of) stops the run before
-    any data is loaded."""
-    args = " ".join(f"{k}={v}" for k, v in config.translator_args.items())
-    try:
-        translator = build_translator(config.translator, **config.translator_args).eval()
-        with torch.no_grad():
-            translator(torch.zeros(1, channels, size, size))
-    except (TypeError, ValueError, RuntimeError) as exc:
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"--translator {config.translator}{' ' + args if args else ''} does not fit the source "
-                        f"model's {size}x{size} images: {detail}")
-
-
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
                device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
                workers: int = 0, force: bool = False, cli_options: dict | None = None) -> BridgeOutputs:
@@ -86,7 +71,7 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
             raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
         size = source.recipe.size
         check_source_classes(source.classes, source_model, "bridge")
-        check_translator(config, size)
+        config.check(size)
         ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
         check_ti_classes(ti, source.classes)
         tr_set = open_target_images(target_data, target, size, depth_scale_mm)

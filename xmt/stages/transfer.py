@@ -11,7 +11,8 @@ from xmt.data.batches import NativeImages, load_native
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.readers import ImageSet
 from xmt.data.translated import read_translated_pack
-from xmt.engine.outputs import JSONL_LOG, Output, checkpoint_of, claim_outputs
+from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
+from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
 from xmt.errors import UserError

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from xmt.engine.outputs import xmt_png_info
+from xmt.engine.output_kinds import xmt_png_info
 
 from .layouts import ALL_CLASSES, TI_CLASSES, TR_CLASSES, sample_scene
 from .png import write_png
