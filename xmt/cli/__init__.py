@@ -76,6 +76,18 @@ def _on_sigint(signum, frame) -> None:
     raise Interrupted()
 
 
+def _worker_signals() -> None:
+    """In a forked decoding or rendering worker: SIGTERM ends it quietly (a pool's terminate() sends it), and
+    Ctrl-C, which reaches the whole process group, is the parent's to handle."""
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is _on_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+os.register_at_fork(after_in_child=_worker_signals)
+
+
 def _install_signal_handlers() -> dict:
     """Our handlers for the run; returns the previous ones (a caller such as a test runner gets them back).
     SIGINT keeps being ignored where the caller ignores it (a background job)."""
