@@ -37,6 +37,10 @@ class NativeImages:
         """Encoded network input for `indices`, on `device`."""
         return recipe.encode(self.images[indices].to(device, non_blocking=True).float())
 
+    def to(self, device: torch.device) -> "NativeImages":
+        """The images on `device` (once, before training: then no step copies data to the device)."""
+        return NativeImages(self.images.to(device), self.labels.to(device), self.paths)
+
 
 def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
     image_set, start, stop, recipe = args
@@ -107,20 +111,54 @@ def index_batches(
     return batches
 
 
+def to_device_batches(batches: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """An epoch's index batches on the device, in one copy (indexing device data with host indices copies them,
+    and waits, in every step)."""
+    if not batches or device.type == "cpu":
+        return batches
+    return list(torch.cat(batches).to(device, non_blocking=True).split([len(b) for b in batches]))
+
+
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """Random horizontal flip and random translation by up to `pad` pixels (reflect padding).
 
     The same geometric augmentation serves every modality (it does not touch values), so
     paired or aligned images may be augmented alike by passing a generator in the same state.
     """
-    n, _, h, w = x.shape
+    return apply_augmentation(x, *draw_augmentation(generator, x.shape[0], pad, x.device), pad=pad)
+
+
+def draw_augmentation(generator: torch.Generator, n: int, pad: int = 4,
+                      device: torch.device | None = None) -> tuple[torch.Tensor, ...]:
+    """The random draws of `augment` for a batch of `n`: (flip, dy, dx), in the order it makes them."""
     flip = torch.rand(n, generator=generator) < 0.5
-    x = torch.where(flip.to(x.device).view(n, 1, 1, 1), x.flip(3), x)
+    if pad <= 0:
+        return (flip.to(device),) if device is not None else (flip,)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    draws = (flip, dy, dx)
+    return tuple(d.to(device) for d in draws) if device is not None else draws
+
+
+def draw_epoch_augmentation(generator: torch.Generator, batch_sizes: list[int], device: torch.device,
+                            pad: int = 4) -> list[tuple[torch.Tensor, ...]]:
+    """Every batch's draws for an epoch at once, copied to the device in one go (no copy, no wait, per step).
+    The generator is drawn from exactly as per-step `augment` calls would, so results do not change."""
+    per_batch = [draw_augmentation(generator, n, pad) for n in batch_sizes]
+    if not per_batch:
+        return []
+    stacked = [torch.cat([draws[k] for draws in per_batch]).to(device, non_blocking=True)
+               for k in range(len(per_batch[0]))]
+    return list(zip(*(part.split(batch_sizes) for part in stacked)))
+
+
+def apply_augmentation(x: torch.Tensor, flip: torch.Tensor, dy: torch.Tensor | None = None,
+                       dx: torch.Tensor | None = None, pad: int = 4) -> torch.Tensor:
+    n, _, h, w = x.shape
+    x = torch.where(flip.view(n, 1, 1, 1), x.flip(3), x)
     if pad <= 0:
         return x
     padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
     rows = (dy.view(n, 1) + torch.arange(h, device=x.device).view(1, h))  # (n, h)
     cols = (dx.view(n, 1) + torch.arange(w, device=x.device).view(1, w))  # (n, w)
     batch = torch.arange(n, device=x.device).view(n, 1, 1)

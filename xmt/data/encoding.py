@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -20,6 +21,17 @@ from PIL import Image
 
 from xmt.data.modalities import check_modality
 from xmt.errors import UserError
+
+def channel_constant(values: tuple[float, ...], like: torch.Tensor) -> torch.Tensor:
+    """(1, C, 1, 1) constants on `like`'s device and dtype, made once: a fresh small tensor per batch would be
+    a host-to-device copy, and a wait, in every step."""
+    return _channel_constant(tuple(values), like.device, like.dtype)
+
+
+@lru_cache(maxsize=64)
+def _channel_constant(values: tuple[float, ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.tensor(values, device=device, dtype=dtype).view(1, len(values), 1, 1)
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -113,14 +125,10 @@ class EncodingRecipe:
         return unit.expand(-1, 3, -1, -1)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return (x - channel_constant(self.mean, x)) / channel_constant(self.std, x)
 
     def denormalise(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-        return x * std + mean
+        return x * channel_constant(self.std, x) + channel_constant(self.mean, x)
 
     def encode(self, native: torch.Tensor) -> torch.Tensor:
         """Native batch -> network input (N, 3, size, size)."""
@@ -147,7 +155,7 @@ def to_hwc(chw: np.ndarray) -> np.ndarray:
 def jet_colormap(unit: torch.Tensor) -> torch.Tensor:
     """(N, H, W) in [0, 1] -> (N, 3, H, W): the classic piecewise-linear 'jet' colour map."""
     x = unit.clamp(0, 1).unsqueeze(1)
-    centres = torch.tensor([0.75, 0.5, 0.25], device=unit.device, dtype=unit.dtype).view(1, 3, 1, 1)
+    centres = channel_constant((0.75, 0.5, 0.25), unit)
     return (1.5 - (4 * (x - centres)).abs()).clamp(0, 1)
 
 

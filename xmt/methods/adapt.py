@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 import torch
 
-from xmt.data.batches import NativeImages, augment, index_batches
+from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
+                              to_device_batches)
 from xmt.data.encoding import EncodingRecipe
-from xmt.engine.jsonlog import EpochLog
-from xmt.engine.loop import Trainer
+from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
-from xmt.engine.seeding import seed_everything
+from xmt.engine.run_state import RunState
 from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
 from xmt.losses import information_maximization_terms
@@ -100,6 +100,11 @@ class Objective:
     uses_translations: ClassVar[bool] = False
     uses_labels: ClassVar[bool] = False
 
+    def trainable(self, model: Classifier, config: "AdaptConfig") -> list[tuple[list[torch.nn.Parameter], float]]:
+        """The parameters that train, as (parameters, lr multiplier) groups; all others stay frozen. SHOT's
+        recipe: backbone at `backbone_lr_mult`, bottleneck at 1, the head frozen."""
+        return [(list(model.backbone.parameters()), config.backbone_lr_mult), (list(model.bottleneck.parameters()), 1.0)]
+
     def setup(self, source: Classifier, device: torch.device) -> None:
         """Called once before training, with the frozen source model."""
 
@@ -134,91 +139,124 @@ def frozen_copy(model: Classifier) -> Classifier:
     return source
 
 
+class Adaptation(Procedure):
+    """A copy of the source model trained on the TR images with an objective (module docstring)."""
+
+    def __init__(self, source: Classifier, data: AdaptData, objective: Objective, config: AdaptConfig,
+                 device: torch.device, labels: torch.Tensor | None):
+        self.data, self.objective, self.config, self.device = data, objective, config, device
+        self.name = f"transfer {objective.name}"
+        self.selection = Selection("end_snapshot_im", "min") if config.select == "im" else Selection()
+        self.model = copy.deepcopy(source).to(device).train()
+        groups = objective.trainable(self.model, config)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        for params, _ in groups:
+            for p in params:
+                p.requires_grad_(True)
+        objective.setup(source, device)
+        self.optimizer = shot_sgd(sgd_param_groups(groups, config.lr), momentum=config.momentum,
+                                  weight_decay=config.weight_decay)
+        count = len(data.tr)
+        self.epochs = config.epochs
+        self.steps_per_epoch = max(1, count // config.batch_size) if count >= config.batch_size else 1
+        self.scheduler = shot_schedule(self.optimizer, config.epochs * self.steps_per_epoch)
+        self.num_classes = source.num_classes
+        self.labels = labels.to(device) if labels is not None else None
+        self.teacher = data.teacher_probs.to(device) if data.teacher_probs is not None else None
+        self.ti_features = data.ti_source_features.to(device) if data.ti_source_features is not None else None
+        self.pseudo: PseudoLabels | None = None
+        self.next_snapshot: Snapshot | None = None  # the end-of-epoch snapshot is the next epoch's start
+        self.batches: list[torch.Tensor] = []
+        self.ti_batches: list[torch.Tensor] = []
+        self.augmentation: list[tuple[torch.Tensor, ...]] = []
+
+    def modules(self):
+        return {"model": self.model}
+
+    def optimizers(self):
+        return {"sgd": self.optimizer}
+
+    def schedulers(self):
+        return {"shot": self.scheduler}
+
+    def state_dict(self) -> dict:
+        pseudo = None if self.pseudo is None else {"labels": self.pseudo.labels, "confidence": self.pseudo.confidence}
+        return {"pseudo": pseudo}
+
+    def load_state_dict(self, state: dict) -> None:
+        pseudo = state.get("pseudo")
+        self.pseudo = None if pseudo is None else PseudoLabels(pseudo["labels"].to(self.device),
+                                                               pseudo["confidence"].to(self.device))
+
+    def take_snapshot(self) -> Snapshot:
+        probs, features = predict(self.model, self.data.recipe, self.data.tr, self.device)
+        return Snapshot(probs, features)
+
+    def start_epoch(self, epoch: int, loop: Trainer) -> dict:
+        snapshot, self.next_snapshot = self.next_snapshot or self.take_snapshot(), None
+        record = snapshot.im_score()
+        if self.objective.pseudo_labels:
+            previous = self.pseudo
+            pseudo = make_pseudo_labels(self.objective.pseudo_labels, snapshot)
+            labels = pseudo.labels.cpu()  # once per epoch, for the log
+            record["pseudo_label_histogram"] = class_histogram(labels, self.num_classes).tolist()
+            record["pseudo_label_changed"] = (label_change_fraction(previous.labels.cpu(), labels)
+                                              if previous is not None else None)
+            self.pseudo = PseudoLabels(pseudo.labels.to(self.device), pseudo.confidence.to(self.device))
+        config, steps = self.config, self.steps_per_epoch
+        batches = index_batches(len(self.data.tr), config.batch_size, True, loop.generator, drop_last=True)[:steps]
+        self.batches = to_device_batches(batches, self.device)
+        if self.objective.uses_ti:
+            n_ti = len(self.data.ti_target)
+            order = torch.cat([torch.randperm(n_ti, generator=loop.generator)
+                               for _ in range(math.ceil(steps * config.batch_size / n_ti))])
+            self.ti_batches = to_device_batches(list(order[: steps * config.batch_size].split(config.batch_size)),
+                                                self.device)
+        if config.augment:
+            self.augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.batches], self.device)
+        return record
+
+    def end_epoch(self, epoch: int, loop: Trainer) -> dict:
+        self.next_snapshot = self.take_snapshot()
+        return {"end_" + k: v for k, v in self.next_snapshot.im_score().items()}
+
+    def step(self, epoch: int, i: int, loop: Trainer):
+        index = self.batches[i]
+        x = self.data.tr.batch(index, self.data.recipe, self.device)
+        if self.config.augment:
+            x = apply_augmentation(x, *self.augmentation[i])
+        batch = Batch(x=x, index=index)
+        if self.pseudo is not None:
+            batch.pseudo = PseudoLabels(self.pseudo.labels[index], self.pseudo.confidence[index])
+        if self.objective.uses_translations:
+            batch.teacher = self.teacher[index]
+        if self.objective.uses_labels:
+            batch.labels = self.labels[index]
+        if self.objective.uses_ti:
+            ti_index = self.ti_batches[i]
+            batch.ti_x = self.data.ti_target.batch(ti_index, self.data.recipe, self.device)
+            batch.ti_source_features = self.ti_features[ti_index]
+        with loop.autocast():
+            return self.objective.loss(self.model, batch)
+
+
 def adapt(source: Classifier, data: AdaptData, objective: Objective, config: AdaptConfig,
-          device: torch.device, labels: torch.Tensor | None = None) -> AdaptResult:
+          device: torch.device, labels: torch.Tensor | None = None, run_state: RunState | None = None) -> AdaptResult:
     """Train a copy of `source` on the target data with `objective`; returns the selected model."""
     config.check()
     if objective.uses_labels != (labels is not None):
         raise ValueError("labels are given to, and only to, an objective that uses them")
-    generator = seed_everything(config.seed)
-    source = frozen_copy(source).to(device)
-    model = copy.deepcopy(source).to(device).train()
-    for p in model.head.parameters():
-        p.requires_grad_(False)
-    for p in model.feature_extractor_parameters():
-        p.requires_grad_(True)
-    objective.setup(source, device)
-
-    optimizer = shot_sgd(sgd_param_groups([(model.backbone.parameters(), config.backbone_lr_mult),
-                                           (model.bottleneck.parameters(), 1.0)], config.lr),
-                         momentum=config.momentum, weight_decay=config.weight_decay)
-    count = len(data.tr)
-    steps = max(1, count // config.batch_size) if count >= config.batch_size else 1
-    scheduler = shot_schedule(optimizer, config.epochs * steps)
-    num_classes = source.num_classes
-    state: dict = {"batches": [], "ti": [], "pseudo": None, "best": (math.inf, 0, None)}
-
-    def take_snapshot() -> Snapshot:
-        probs, features = predict(model, data.recipe, data.tr, device)
-        return Snapshot(probs, features)
-
-    def on_epoch_start(epoch: int) -> dict:
-        snapshot = state.pop("next_snapshot", None) or take_snapshot()
-        record = snapshot.im_score()
-        if objective.pseudo_labels:
-            previous = state["pseudo"]
-            pseudo = make_pseudo_labels(objective.pseudo_labels, snapshot)
-            record["pseudo_label_histogram"] = class_histogram(pseudo.labels.cpu(), num_classes).tolist()
-            record["pseudo_label_changed"] = (label_change_fraction(previous.labels.cpu(), pseudo.labels.cpu())
-                                              if previous is not None else None)
-            state["pseudo"] = pseudo
-        state["batches"] = index_batches(count, config.batch_size, True, generator, drop_last=True)[:steps]
-        if objective.uses_ti:
-            n_ti = len(data.ti_target)
-            order = torch.cat([torch.randperm(n_ti, generator=generator)
-                               for _ in range(math.ceil(steps * config.batch_size / n_ti))])
-            state["ti"] = list(order[: steps * config.batch_size].split(config.batch_size))
-        return record
-
-    def on_epoch_end(epoch: int) -> dict:
-        snapshot = take_snapshot()
-        state["next_snapshot"] = snapshot
-        score = snapshot.im_score()
-        if config.select == "im" and score["snapshot_im"] <= state["best"][0]:
-            state["best"] = (score["snapshot_im"], epoch + 1, copy.deepcopy(model.state_dict()))
-        return {"end_" + k: v for k, v in score.items()}
-
-    def step(epoch: int, i: int):
-        index = state["batches"][i]
-        x = data.tr.batch(index, data.recipe, device)
-        if config.augment:
-            x = augment(x, generator)
-        batch = Batch(x=x, index=index)
-        if state["pseudo"] is not None:
-            batch.pseudo = PseudoLabels(state["pseudo"].labels[index].to(device),
-                                        state["pseudo"].confidence[index].to(device))
-        if objective.uses_translations:
-            batch.teacher = data.teacher_probs[index].to(device)
-        if objective.uses_labels:
-            batch.labels = labels[index].to(device)
-        if objective.uses_ti:
-            ti_index = state["ti"][i]
-            batch.ti_x = data.ti_target.batch(ti_index, data.recipe, device)
-            batch.ti_source_features = data.ti_source_features[ti_index].to(device)
-        with trainer.autocast():
-            return objective.loss(model, batch)
-
-    trainer = Trainer(device, config.precision, EpochLog(f"transfer[{objective.name}]"))
-    log = trainer.fit(epochs=config.epochs, steps_per_epoch=steps, step=step, optimizer=optimizer,
-                      scheduler=scheduler, on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
-                      description=f"transfer {objective.name}")
-    selected_epoch = config.epochs
-    if config.select == "im":
-        _, selected_epoch, best_state = state["best"]
-        model.load_state_dict(best_state)
-    model.eval()
-    pseudo = state["pseudo"].labels.cpu() if state["pseudo"] is not None else None
-    return AdaptResult(model, {**asdict(config), "objective": objective.settings()}, log, selected_epoch, pseudo)
+    trainer = Trainer(device, config.precision, seed=config.seed, log_name=f"transfer[{objective.name}]",
+                      run_state=run_state)
+    data = replace(data, tr=data.tr.to(device),
+                   ti_target=data.ti_target.to(device) if data.ti_target is not None else None)
+    procedure = Adaptation(frozen_copy(source).to(device), data, objective, config, device, labels)
+    fitted = trainer.fit(procedure)
+    model = procedure.model.eval()
+    pseudo = procedure.pseudo.labels.cpu() if procedure.pseudo is not None else None
+    return AdaptResult(model, {**asdict(config), "objective": objective.settings()}, fitted.log,
+                       fitted.selected_epoch, pseudo)
 
 
 def source_statistics_reference(source: Classifier, device: torch.device) -> tuple[list, list]:

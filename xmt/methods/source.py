@@ -8,20 +8,18 @@ be used for selection: they are the source domain's own labels, not the target's
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 
-from xmt.data.batches import NativeImages, augment, index_batches, load_native
+from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches, load_native,
+                              to_device_batches)
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.readers import ImageSet
-from xmt.engine.jsonlog import EpochLog
-from xmt.engine.loop import Trainer
+from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
-from xmt.engine.seeding import seed_everything
+from xmt.engine.run_state import RunState
 from xmt.bounds import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
 from xmt.losses import label_smoothed_cross_entropy
@@ -95,7 +93,69 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.sort(np.array(train, np.int64)), np.sort(np.array(val, np.int64))
 
 
-def train_source(image_set: ImageSet, config: SourceConfig, device: torch.device) -> SourceResult:
+class SourceTraining(Procedure):
+    """Label-smoothed cross-entropy on the source images; the epoch with the best validation accuracy is kept."""
+
+    name = "train-source"
+    selection = Selection("val_accuracy", "max")
+
+    def __init__(self, model: Classifier, native: NativeImages, labels: np.ndarray, recipe: EncodingRecipe,
+                 classes: list[str], train_idx: np.ndarray, val_idx: np.ndarray, config: SourceConfig,
+                 device: torch.device):
+        self.model, self.native, self.recipe, self.classes = model, native, recipe, classes
+        self.labels, self.train_idx, self.val_idx = labels, train_idx, val_idx
+        self.config, self.device = config, device
+        self.optimizer = shot_sgd(
+            sgd_param_groups([(model.backbone.parameters(), config.backbone_lr_mult),
+                              (list(model.bottleneck.parameters()) + list(model.head.parameters()), 1.0)],
+                             config.lr),
+            momentum=config.momentum, weight_decay=config.weight_decay,
+        )
+        self.epochs = config.epochs
+        self.steps_per_epoch = (max(1, len(train_idx) // config.batch_size)
+                                if len(train_idx) >= config.batch_size else 1)
+        self.scheduler = shot_schedule(self.optimizer, config.epochs * self.steps_per_epoch)
+        self.train_labels = torch.from_numpy(labels).to(device)
+        self.batches: list[torch.Tensor] = []
+        self.augmentation: list[tuple[torch.Tensor, ...]] = []
+
+    def modules(self):
+        return {"model": self.model}
+
+    def optimizers(self):
+        return {"sgd": self.optimizer}
+
+    def schedulers(self):
+        return {"shot": self.scheduler}
+
+    def start_epoch(self, epoch: int, loop: Trainer) -> None:
+        order = index_batches(len(self.train_idx), self.config.batch_size, True, loop.generator, drop_last=True)
+        self.batches = to_device_batches([torch.from_numpy(self.train_idx)[b] for b in order[:self.steps_per_epoch]],
+                                         self.device)
+        if self.config.augment:
+            self.augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.batches], self.device)
+
+    def step(self, epoch: int, i: int, loop: Trainer):
+        indices = self.batches[i]
+        x = self.native.batch(indices, self.recipe, self.device)
+        if self.config.augment:
+            x = apply_augmentation(x, *self.augmentation[i])
+        with loop.autocast():
+            logits, _ = self.model(x)
+        loss = label_smoothed_cross_entropy(logits.float(), self.train_labels[indices], self.config.label_smoothing)
+        return loss, {}
+
+    def end_epoch(self, epoch: int, loop: Trainer) -> dict:
+        if len(self.val_idx) == 0:
+            return {}  # no validation split: the last epoch is kept
+        val = self.val_idx
+        val_images = NativeImages(self.native.images[val], self.native.labels[val], [])
+        return {"val_accuracy": score(self.model, self.recipe, val_images, self.labels[val], self.classes,
+                                      self.device)["accuracy"]}
+
+
+def train_source(image_set: ImageSet, config: SourceConfig, device: torch.device,
+                 run_state: RunState | None = None) -> SourceResult:
     if not image_set.labelled:
         raise UserError("source training needs labelled RGB images (DIR/<class>/<file>)", path=image_set.source)
     config.check()
@@ -103,7 +163,7 @@ def train_source(image_set: ImageSet, config: SourceConfig, device: torch.device
         raise UserError(f"source training needs at least 2 classes; found {len(image_set.classes)} "
                         f"({', '.join(image_set.classes) or 'none'})", path=image_set.source)
     config = replace(config, pretrained=resolve_pretrained(config.backbone, config.pretrained))
-    generator = seed_everything(config.seed)
+    trainer = Trainer(device, config.precision, seed=config.seed, log_name="train-source", run_state=run_state)
     recipe = EncodingRecipe.for_modality("rgb", size=config.size)
     classes = list(image_set.classes)
     native = load_native(image_set, recipe, config.workers)
@@ -112,50 +172,9 @@ def train_source(image_set: ImageSet, config: SourceConfig, device: torch.device
     model = Classifier(config.backbone, len(classes), config.bottleneck_dim)
     weights_sha = load_pretrained(config.backbone, model.backbone, config.pretrained)
     model.to(device).train()
-    optimizer = shot_sgd(
-        sgd_param_groups([(model.backbone.parameters(), config.backbone_lr_mult),
-                          (list(model.bottleneck.parameters()) + list(model.head.parameters()), 1.0)], config.lr),
-        momentum=config.momentum, weight_decay=config.weight_decay,
-    )
-    steps = max(1, len(train_idx) // config.batch_size) if len(train_idx) >= config.batch_size else 1
-    scheduler = shot_schedule(optimizer, config.epochs * steps)
-    train_labels = torch.from_numpy(image_set.labels)
-    state = {"batches": [], "best": (-1.0, 0, None)}
-
-    def on_epoch_start(epoch: int) -> None:
-        order = index_batches(len(train_idx), config.batch_size, True, generator, drop_last=True)
-        state["batches"] = [torch.from_numpy(train_idx)[b] for b in order[:steps]]
-
-    def step(epoch: int, i: int):
-        indices = state["batches"][i]
-        x = native.batch(indices, recipe, device)
-        if config.augment:
-            x = augment(x, generator)
-        with trainer.autocast():
-            logits, _ = model(x)
-        loss = label_smoothed_cross_entropy(logits.float(), train_labels[indices].to(device), config.label_smoothing)
-        return loss, {}
-
-    def on_epoch_end(epoch: int) -> dict:
-        if len(val_idx) == 0:
-            state["best"] = (math.nan, epoch + 1, None)
-            return {}
-        val_images = NativeImages(native.images[val_idx], native.labels[val_idx], [])
-        accuracy = score(model, recipe, val_images, image_set.labels[val_idx], classes, device)["accuracy"]
-        if accuracy >= state["best"][0]:
-            state["best"] = (accuracy, epoch + 1, copy.deepcopy(model.state_dict()))
-        return {"val_accuracy": accuracy}
-
-    trainer = Trainer(device, config.precision, EpochLog("train-source"))
-    log = trainer.fit(epochs=config.epochs, steps_per_epoch=steps, step=step, optimizer=optimizer,
-                      scheduler=scheduler, on_epoch_start=on_epoch_start, on_epoch_end=on_epoch_end,
-                      description="train-source")
-    best_accuracy, best_epoch, best_state = state["best"]
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    procedure = SourceTraining(model, native.to(device), image_set.labels, recipe, classes, train_idx, val_idx,
+                               config, device)
+    fitted = trainer.fit(procedure)
     model.eval()
-    return SourceResult(
-        model, recipe, classes, asdict(config), log, best_epoch,
-        None if best_state is None else best_accuracy, weights_sha,
-        {"train": len(train_idx), "val": len(val_idx)},
-    )
+    return SourceResult(model, recipe, classes, asdict(config), fitted.log, fitted.selected_epoch,
+                        fitted.selected_value, weights_sha, {"train": len(train_idx), "val": len(val_idx)})

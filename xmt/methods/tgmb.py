@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from xmt.data.batches import NativeImages, index_batches
+from xmt.data.batches import NativeImages, index_batches, to_device_batches
 from xmt.data.encoding import EncodingRecipe
-from xmt.engine.jsonlog import EpochLog
-from xmt.engine.loop import Trainer
-from xmt.engine.seeding import seed_everything
+from xmt.engine.loop import Procedure, Trainer
+from xmt.engine.run_state import RunState
 from xmt.losses import (
     GAN_KINDS,
     batchnorm_statistics_loss,
@@ -131,10 +130,13 @@ def psnr(mse: float) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-12))
 
 
-class Bridge:
-    """The TGMB training state: translator, discriminator, frozen source model, and their losses."""
+class Bridge(Procedure):
+    """The TGMB training state: translator, discriminator, frozen source model, their optimisers and losses."""
 
-    def __init__(self, source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device):
+    name = "bridge"
+
+    def __init__(self, source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device,
+                 generator: torch.Generator):
         self.source, self.data, self.config, self.device = source, data, config, device
         self.source.to(device).eval()
         for p in self.source.parameters():
@@ -145,6 +147,44 @@ class Bridge:
         means, variances = running_statistics(source.backbone)
         self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
         self.bn_weights = socket_bn_layer_weights(len(means)) if means else []
+
+        self.train_rows, holdout_rows = _split_holdout(len(data.ti_rgb), config.holdout_fraction, config.seed)
+        self.holdout_rows = holdout_rows
+        self.holdout = torch.from_numpy(holdout_rows).to(device)
+        self.tr_sample = torch.randperm(len(data.tr_target), generator=generator)[:_TR_MONITOR].sort().values.to(device)
+        self.optimizer = torch.optim.Adam(self.translator.parameters(), lr=config.lr, betas=(0.5, 0.999))
+        self.d_optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr, betas=(0.5, 0.999))
+                            if self.discriminator is not None else None)
+        self.epochs = config.epochs
+        self.steps_per_epoch = max(1, math.ceil(len(self.train_rows) / config.batch_size))
+        self.ti_batches: list[torch.Tensor] = []
+        self.tr_batches: list[torch.Tensor] = []
+        self.baseline = self.identity_baseline(self.holdout)
+
+    # ---- what the loop trains -------------------------------------------------------------------------
+    def modules(self):
+        extra = {"discriminator": self.discriminator} if self.discriminator is not None else {}
+        return {"translator": self.translator, **extra}
+
+    def optimizers(self):
+        extra = {"discriminator": self.d_optimizer} if self.d_optimizer is not None else {}
+        return {"translator": self.optimizer, **extra}
+
+    def start_epoch(self, epoch: int, loop: Trainer) -> None:
+        c, steps, n_tr = self.config, self.steps_per_epoch, len(self.data.tr_target)
+        self.ti_batches = to_device_batches([torch.from_numpy(self.train_rows)[b] for b in
+                                             index_batches(len(self.train_rows), c.batch_size, True, loop.generator)],
+                                            self.device)
+        # TR batches cycle through a fresh permutation, as many as there are TI batches
+        tr_order = torch.cat([torch.randperm(n_tr, generator=loop.generator)
+                              for _ in range(math.ceil(steps * c.batch_size / n_tr))])
+        self.tr_batches = to_device_batches(list(tr_order[: steps * c.batch_size].split(c.batch_size)), self.device)
+
+    def step(self, epoch: int, i: int, loop: Trainer):
+        return self.train_step(self.ti_batches[i], self.tr_batches[i], loop)
+
+    def end_epoch(self, epoch: int, loop: Trainer) -> dict:
+        return {**self.monitor(self.holdout, self.tr_sample), **self.baseline}
 
     # ---- encoding -----------------------------------------------------------------------------
     def target_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
@@ -157,12 +197,13 @@ class Bridge:
         return self.data.source_recipe.normalise(rgb_unit)
 
     # ---- one training step --------------------------------------------------------------------
-    def step(self, ti_idx: torch.Tensor, tr_idx: torch.Tensor, trainer: Trainer,
-             d_optimizer: torch.optim.Optimizer | None) -> tuple[torch.Tensor, dict]:
+    def train_step(self, ti_idx: torch.Tensor, tr_idx: torch.Tensor, loop: Trainer) -> tuple[torch.Tensor, dict]:
+        """The translator's loss on one TI and one TR batch; the discriminator steps here, outside autocast and
+        through its own scaler, between the translations and the translator's adversarial term."""
         c = self.config
         terms: dict[str, torch.Tensor] = {}
         real_ti = self.normalise(self.rgb_unit(ti_idx))
-        with trainer.autocast():
+        with loop.autocast():
             fake_ti = self.normalise(self.translator(self.target_unit(self.data.ti_target, ti_idx)).float())
             loss = c.alpha_rec * reconstruction_mse(fake_ti, real_ti) if c.alpha_rec > 0 else fake_ti.new_zeros(())
             terms["rec"] = reconstruction_mse(fake_ti.detach(), real_ti)
@@ -174,11 +215,13 @@ class Bridge:
             if need_tr:
                 fake_tr = self.normalise(self.translator(self.target_unit(self.data.tr_target, tr_idx)).float())
                 loss = loss + self.translator.aux_loss()
+        if c.alpha_d > 0:
+            d_loss = gan_discriminator_loss(self.discriminator(real_ti), self.discriminator(fake_tr.detach().float()),
+                                            c.gan_loss)
+            terms["d"] = d_loss.detach()
+            loop.backward_step(d_loss, "discriminator")
+        with loop.autocast():
             if c.alpha_d > 0:
-                d_loss = gan_discriminator_loss(self.discriminator(real_ti), self.discriminator(fake_tr.detach()),
-                                                c.gan_loss)
-                terms["d"] = d_loss.detach()
-                trainer.backward_step(d_loss, d_optimizer)
                 g_adv = gan_generator_loss(self.discriminator(fake_tr), c.gan_loss)
                 terms["g_adv"] = g_adv.detach()
                 loss = loss + c.alpha_d * g_adv
@@ -249,38 +292,16 @@ class Bridge:
                 "identity_val_psnr": psnr(torch.mean((replicate - real) ** 2).item())}
 
 
-def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device) -> BridgeResult:
+def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device,
+                 run_state: RunState | None = None) -> BridgeResult:
     config.check()
-    generator = seed_everything(config.seed)
-    bridge = Bridge(source, data, config, device)
-    train_rows, holdout_rows = _split_holdout(len(data.ti_rgb), config.holdout_fraction, config.seed)
-    holdout = torch.from_numpy(holdout_rows)
-    tr_sample = torch.randperm(len(data.tr_target), generator=generator)[:_TR_MONITOR].sort().values
-
-    optimizer = torch.optim.Adam(bridge.translator.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    d_optimizer = (torch.optim.Adam(bridge.discriminator.parameters(), lr=config.d_lr, betas=(0.5, 0.999))
-                   if bridge.discriminator is not None else None)
-    steps = max(1, math.ceil(len(train_rows) / config.batch_size))
-    state: dict = {"ti": [], "tr": []}
-
-    def on_epoch_start(epoch: int) -> None:
-        state["ti"] = [torch.from_numpy(train_rows)[b]
-                       for b in index_batches(len(train_rows), config.batch_size, True, generator)]
-        # TR batches cycle through a fresh permutation, as many as there are TI batches
-        tr_order = torch.cat([torch.randperm(len(data.tr_target), generator=generator)
-                              for _ in range(math.ceil(steps * config.batch_size / len(data.tr_target)))])
-        state["tr"] = list(tr_order[: steps * config.batch_size].split(config.batch_size))
-
-    def step(epoch: int, i: int):
-        return bridge.step(state["ti"][i], state["tr"][i], trainer, d_optimizer)
-
-    trainer = Trainer(device, config.precision, EpochLog("bridge"))
-    baseline = bridge.identity_baseline(holdout)
-    log = trainer.fit(epochs=config.epochs, steps_per_epoch=steps, step=step, optimizer=optimizer,
-                      on_epoch_start=on_epoch_start, on_epoch_end=lambda epoch: {**bridge.monitor(holdout, tr_sample), **baseline},
-                      description="bridge")
+    trainer = Trainer(device, config.precision, seed=config.seed, log_name="bridge", run_state=run_state)
+    data = BridgeData(data.ti_rgb.to(device), data.ti_target.to(device), data.tr_target.to(device),
+                      data.source_recipe, data.target_recipe)
+    bridge = Bridge(source, data, config, device, trainer.generator)
+    fitted = trainer.fit(bridge)
     bridge.translator.eval()
-    return BridgeResult(bridge.translator, asdict(config), log, holdout_rows)
+    return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows)
 
 
 @torch.no_grad()

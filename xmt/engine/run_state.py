@@ -1,0 +1,159 @@
+"""The resumable state of a training run: saved after every epoch beside its output, gone when it completes.
+
+`OUT.xmt-state` holds what the loop needs to go on exactly where it stopped (models, optimisers,
+schedulers, scalers, every RNG state, the method's own state, the selection and the log so far) and a
+fingerprint of the options and inputs that made it, so that `--resume` with anything else is refused.
+It is written to a temporary, fsynced and renamed, so a kill mid-write leaves the previous epoch's state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xmt.errors import UserError
+
+STATE_SUFFIX = ".xmt-state"
+STATE_FORMAT = 1
+_TMP_TAG = ".xmt-tmp-"
+
+_kept: "RunState | None" = None  # the state the last interrupted run left, for the CLI's last line
+
+
+def state_path(output: Path) -> Path:
+    output = Path(os.path.abspath(output))
+    return output.parent / f"{output.name}{STATE_SUFFIX}"
+
+
+def fingerprint(options: dict, inputs: dict[str, str | None]) -> dict:
+    """What a resumed run must share with the run that saved the state: the options that shape the result,
+    and a sha256 (or other identity) of each input."""
+    return {"options": json.loads(json.dumps(options, sort_keys=True, default=str)), "inputs": dict(inputs)}
+
+
+class RunState:
+    """One run's state file. `check()` before any work; `save()` each epoch; `remove()` once the outputs exist."""
+
+    def __init__(self, output: Path, fingerprint: dict, *, resume: bool = False, force: bool = False):
+        self.path = state_path(output)
+        self.fingerprint = fingerprint
+        self.resume = resume
+        self.force = force
+        self.epoch = 0  # epochs the saved state holds
+        self.epochs = 0
+
+    # ---- before the run ---------------------------------------------------------------------------------
+    def check(self) -> None:
+        self._sweep()
+        exists = self.path.is_file()
+        if self.resume and not exists:
+            raise UserError(f"--resume: there is no saved state to resume from ({self.path.name} does not exist)",
+                            path=self.path.parent)
+        if exists and not self.resume:
+            if not self.force:
+                held = self._describe()
+                raise UserError(f"holds the state of an interrupted run{held}: run the same command with --resume "
+                                "to finish it, or with --force to start again", path=self.path)
+            return
+        if self.resume:
+            saved = self.load()["fingerprint"]
+            differ = _differences(saved, self.fingerprint)
+            if differ:
+                raise UserError(f"--resume: the saved state was made with other {differ}; resume with the "
+                                "same options and inputs, or start again with --force", path=self.path)
+
+    def _describe(self) -> str:
+        try:
+            state = self.load()
+            return f" (epoch {state['epoch']} of {state['epochs']})"
+        except UserError:
+            return ""
+
+    def load(self) -> dict:
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a truncated or foreign file: torch raises many kinds
+            raise UserError(f"is not a readable xmt run state ({type(exc).__name__}); start again with --force",
+                            path=self.path) from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise UserError("is not an xmt run state of this version; start again with --force", path=self.path)
+        return state
+
+    # ---- during the run ---------------------------------------------------------------------------------
+    def save(self, state: dict) -> None:
+        global _kept
+        state = {"format": STATE_FORMAT, "fingerprint": self.fingerprint, **state}
+        tmp = self.path.parent / f".{self.path.name}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        self.epoch, self.epochs = state["epoch"], state["epochs"]
+        _kept = self
+
+    def remove(self) -> None:
+        global _kept
+        self.path.unlink(missing_ok=True)
+        if _kept is self:
+            _kept = None
+
+    def _sweep(self) -> None:
+        """Temporaries of a run killed while it saved its state."""
+        for stale in self.path.parent.glob(f".{self.path.name}{_TMP_TAG}*"):
+            stale.unlink(missing_ok=True)
+
+
+def kept_state() -> RunState | None:
+    """The state an interrupted or failed run left behind (None when it saved none or completed)."""
+    return _kept if _kept is not None and _kept.path.is_file() else None
+
+
+def _differences(saved: dict, now: dict) -> str:
+    names = []
+    for part in ("options", "inputs"):
+        a, b = saved.get(part, {}), now.get(part, {})
+        changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        names += [f"{'--' + k.replace('_', '-') if part == 'options' else k}" for k in changed]
+    return ("options or inputs: " + ", ".join(names)) if names else ""
+
+
+# ---- random number generators ------------------------------------------------------------------------------
+
+def rng_state(generator: torch.Generator) -> dict:
+    """Every RNG a run draws from, as tensors and plain values (loadable with weights_only)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"generator": generator.get_state(), "torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generator: torch.Generator, state: dict) -> None:
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
