@@ -84,6 +84,38 @@ def test_head_stays_frozen_and_source_model_unchanged(trained, tiny_source):
     assert all(torch.equal(source[k], source_only[k]) for k in source)
 
 
+def test_tent_trains_only_batchnorm_affine_parameters_and_lowers_entropy(trained, tiny_source):
+    from xmt.methods.tent import BATCHNORMS
+
+    source = load_model(tiny_source).model
+    target = load_model(trained["tent"]).model
+    affine = {f"{name}.{p}" for name, m in source.named_modules() if isinstance(m, BATCHNORMS) for p in ("weight", "bias")}
+    parameters = dict(source.named_parameters())
+    target_state = target.state_dict()
+    changed = {k for k in parameters if not torch.equal(parameters[k].detach(), target_state[k])}
+    assert changed and changed <= affine  # convolutions, linear layers and the head are the source model's
+    assert any(k.startswith("backbone.") for k in changed) and any(k.startswith("bottleneck.") for k in changed)
+    log = read_jsonl(trained["tent"].with_suffix(".jsonl"))
+    assert set(log[0]) >= {"entropy", "loss"} and log[0]["entropy"] == pytest.approx(log[0]["loss"])
+    assert log[-1]["end_snapshot_mean_entropy"] < log[0]["snapshot_mean_entropy"]
+
+
+def test_tent_loss_is_the_mean_prediction_entropy():
+    from xmt.methods.adapt import Batch
+    from xmt.methods.tent import TentObjective
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return logits, None
+
+    loss, terms = TentObjective().loss(Fixed(), Batch(x=torch.zeros(2), index=torch.arange(2)))
+    p = torch.softmax(logits, 1)
+    expected = -(p * torch.log(p + 1e-5)).sum(1).mean()
+    assert torch.allclose(loss, expected) and torch.allclose(terms["entropy"], expected)
+
+
 def test_adapt_leaves_the_given_source_model_untouched(tiny_source, tiny_synth):
     source = load_model(tiny_source)
     before = {k: v.clone() for k, v in source.model.state_dict().items()}

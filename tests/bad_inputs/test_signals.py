@@ -1,5 +1,6 @@
-"""A stage stopped by SIGTERM or Ctrl-C mid-run: one line, exit 143 or 130, nothing left behind, and the
-same command run again completes (no orphan log or lock blocks it)."""
+"""A stage stopped by SIGTERM or Ctrl-C mid-run: one line, exit 143 or 130, no output and nothing else left
+behind but the run's state for --resume (which the line names), and the command run again completes (no
+orphan log or lock blocks it)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _train_source(data: Path, out: Path, epochs: int) -> list[str]:
 def _wait_for(path: Path, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + WAIT_S
     while not path.exists():
-        assert proc.poll() is None, f"the run ended before it claimed its output: {proc.communicate()}"
+        assert proc.poll() is None, f"the run ended before it saved a state: {proc.communicate()}"
         assert time.monotonic() < deadline, f"{path} did not appear within {WAIT_S} s"
         time.sleep(0.1)
 
@@ -49,8 +50,7 @@ def test_a_signal_mid_training_leaves_nothing_and_the_rerun_completes(pattern_da
                             stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals,
                             cwd=Path(__file__).resolve().parents[2])
     try:
-        _wait_for(out_dir / f".{out.name}.xmt-lock", proc)  # claimed: training is under way
-        time.sleep(1.0)
+        _wait_for(out_dir / f"{out.name}.xmt-state", proc)  # an epoch is done and training goes on
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=WAIT_S)
     finally:
@@ -58,11 +58,14 @@ def test_a_signal_mid_training_leaves_nothing_and_the_rerun_completes(pattern_da
             proc.kill()
     assert proc.returncode == code, err
     last = [line for line in err.splitlines() if line.strip()][-1]
-    assert last.startswith(f"xmt: {word}; nothing was written"), err
+    state = out_dir / "source.safetensors.xmt-state"
+    assert last.startswith(f"xmt: {word}; no output was written; the run's state after epoch "), err
+    assert str(state) in last and "--resume" in last
     assert "Traceback" not in err
-    assert changes(before, snapshot(pattern_data["train"], out_dir)) == {"added": [], "removed": [], "changed": []}
+    assert changes(before, snapshot(pattern_data["train"], out_dir)) == {"added": [str(state)], "removed": [],
+                                                                          "changed": []}
 
-    again = subprocess.run(_train_source(pattern_data["train"], out, epochs=1) + ["-q"], capture_output=True,
+    again = subprocess.run(_train_source(pattern_data["train"], out, epochs=1) + ["-q", "--force"], capture_output=True,
                            text=True, timeout=WAIT_S, cwd=Path(__file__).resolve().parents[2])
     assert again.returncode == 0, again.stderr
     assert sorted(os.listdir(out_dir)) == ["source.jsonl", "source.safetensors"]

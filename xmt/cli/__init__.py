@@ -88,6 +88,13 @@ def _worker_signals() -> None:
 os.register_at_fork(after_in_child=_worker_signals)
 
 
+def _leave_process_group() -> None:
+    if "torch.distributed" in sys.modules:  # only a command that trained can have joined one
+        from xmt.engine.distributed import shutdown
+
+        shutdown()
+
+
 def _install_signal_handlers() -> dict:
     """Our handlers for the run; returns the previous ones (a caller such as a test runner gets them back).
     SIGINT keeps being ignored where the caller ignores it (a background job)."""
@@ -100,6 +107,16 @@ def _install_signal_handlers() -> dict:
 
 
 NOTHING_KEPT = "nothing was written (a stage's outputs appear only when it completes)"
+
+
+def _what_was_kept() -> str:
+    from xmt.engine.run_state import kept_state
+
+    state = kept_state()
+    if state is None:
+        return NOTHING_KEPT
+    return (f"no output was written; the run's state after epoch {state.epoch} of {state.epochs} is kept in "
+            f"{state.path}: the same command with --resume goes on from there")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             err_console.print(f"{command}: error: {exc.format_message()}", markup=False, highlight=False)
         code = exc.exit_code
     except (Interrupted, typer.Abort, KeyboardInterrupt):
-        err_console.print(f"xmt: interrupted; {NOTHING_KEPT}", markup=False)
+        err_console.print(f"xmt: interrupted; {_what_was_kept()}", markup=False, soft_wrap=True)
         code = 130
     except XmtError as exc:
         err_console.print(f"xmt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -123,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         global _leave_at_once
         _leave_at_once = getattr(exc, "leave_at_once", False)
     except Terminated:
-        err_console.print(f"xmt: terminated; {NOTHING_KEPT}", markup=False)
+        err_console.print(f"xmt: terminated; {_what_was_kept()}", markup=False, soft_wrap=True)
         code = 143
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+        _leave_process_group()
     sys.stdout.flush()
     return code
 

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption, ForceOption,
-                            JsonOption, PrecisionOption, QuietOption, SeedOption, WorkersOption, emit, options_of,
-                            parse_key_values, setup)
+from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption,
+                            ForceOption, JsonOption, PrecisionOption, QuietOption, ResumeOption, RootOption,
+                            SeedOption, WorkersOption, emit, options_of, parse_key_values, setup)
 from xmt.methods.tgmb import BridgeConfig
 from xmt.stages.bridge import run_bridge
 
@@ -23,6 +23,7 @@ def command(
     target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images: a folder, list "
                                               "file or pack (labels, if any, are never read for training).")],
     target: Annotated[str, typer.Option("--target", help="Target modality: depth, nir or thermal.")] = "depth",
+    root: RootOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: translator.safetensors, translated.h5, "
                                       "preview.png, bridge.jsonl.")] = Path("bridge"),
     translator: Annotated[str, typer.Option(help="light (the paper's: 1x1 lift, BN, conv), unet (pix2pix-style) "
@@ -52,6 +53,7 @@ def command(
     precision: PrecisionOption = D.precision,
     workers: WorkersOption = 0,
     force: ForceOption = False,
+    resume: ResumeOption = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
@@ -66,7 +68,8 @@ def command(
                             gan_loss=gan_loss, holdout_fraction=holdout_fraction, seed=seed, precision=precision)
     outputs = run_bridge(source_model=source_model, ti=ti, target_data=target_data, target=target, out=out,
                          config=settings, device=torch_device, depth_range_m=(depth_near, depth_far),
-                         depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options)
+                         depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
+                         resume=resume)
     emit({"folder": str(outputs.folder), "translator": str(outputs.translator), "translated": str(outputs.translated),
           "preview": str(outputs.preview), "log": str(outputs.log), "final": outputs.final}
          if json_output else str(outputs.folder), json_output)

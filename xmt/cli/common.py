@@ -11,8 +11,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from xmt.cli import options as O
+from xmt.data.readers import read_classes_file
 from xmt.engine.console import set_quiet
 from xmt.engine.device import resolve_device
+from xmt.engine.distributed import init_from_launcher, is_main
 from xmt.errors import UserError
 
 
@@ -71,19 +73,39 @@ DepthScaleOption = Annotated[
     typer.Option("--depth-scale", parser=O.POSITIVE, help="Millimetres per stored depth unit; required to accept 8-bit depth "
                  "(16-bit depth is read as millimetres unless given)."),
 ]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Go on from the state an interrupted run of this "
+                                            "same command saved after its last whole epoch (OUT.xmt-state).")]
+RootOption = Annotated[Optional[Path], typer.Option(help="Base of a list file's relative paths (default: the list's "
+                                                  "folder; `.` for lists written relative to where scripts run, as "
+                                                  "SOCKET's are).")]
+ClassesOption = Annotated[Optional[Path], typer.Option(help="Class names of a list's integer labels: a file with one "
+                                                      "name a line, line i naming label i (default: the folder each "
+                                                      "label's images lie in).")]
 DepthNearOption = Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="Depth encoding range: near limit in metres.")]
 DepthFarOption = Annotated[float, typer.Option(parser=O.POSITIVE, help="Depth encoding range: far limit in metres "
                                                "(beyond --depth-near).")]
 
 
+def list_classes(classes: Optional[Path]) -> list[str] | None:
+    """The names of --classes FILE, if given."""
+    return None if classes is None else read_classes_file(classes)
+
+
 def setup(quiet: bool, device: str | None = None):
-    """Apply --quiet and resolve --device (a usage error if CUDA is asked for but absent)."""
-    set_quiet(quiet)
-    return resolve_device(device) if device is not None else None
+    """Apply --quiet and resolve --device (a usage error if CUDA is asked for but absent). Under torchrun, join
+    its process group: each process gets its own GPU, and only rank 0 prints progress."""
+    set_quiet(quiet or not is_main())
+    if device is None:
+        return None
+    torch_device = init_from_launcher(resolve_device(device))
+    set_quiet(quiet or not is_main())
+    return torch_device
 
 
 def emit(result: Any, as_json: bool) -> None:
-    """Results, and only results, go to stdout: JSON with --json, else a path or plain text."""
+    """Results, and only results, go to stdout: JSON with --json, else a path or plain text (once, under torchrun)."""
+    if not is_main():
+        return
     if as_json:
         sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
     elif result is not None:
@@ -91,7 +113,8 @@ def emit(result: Any, as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def options_of(local_vars: dict, drop: tuple[str, ...] = ("config", "quiet", "json_output", "force")) -> dict:
+def options_of(local_vars: dict,
+               drop: tuple[str, ...] = ("config", "quiet", "json_output", "force", "resume")) -> dict:
     """The effective options of a command, for the artifact's metadata."""
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in local_vars.items() if k not in drop}
 

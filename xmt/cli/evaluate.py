@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from xmt.cli import options as O
-from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, WorkersOption, emit, setup
+from xmt.cli.common import (ClassesOption, ConfigOption, DeviceOption, DepthScaleOption, ForceOption, JsonOption,
+                            QuietOption, RootOption, WorkersOption, emit, list_classes, setup)
 from xmt.data.readers import open_image_set
 from xmt.engine.output_kinds import METRICS_JSON
 from xmt.engine.outputs import Output, claim_outputs
@@ -51,6 +52,8 @@ def command(
     models: Annotated[list[Path], typer.Argument(help="One or more model checkpoints (source or target).")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled images of the models' modality: "
                                        "DIR/<class>/<file>, a labelled list file or a pack.")],
+    root: RootOption = None,
+    classes: ClassesOption = None,
     compare: Annotated[bool, typer.Option("--compare", help="One comparison table for all models "
                                           "(the default when several are given).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics as JSON here.")] = None,
@@ -67,9 +70,10 @@ def command(
     torch_device = setup(quiet, device)
     with claim_outputs([out and Output(out, METRICS_JSON)], inputs=[*models, data], force=force) as claim:
         loaded = [load_model(path) for path in models]
+        names = list_classes(classes)
         results = []
         for model in loaded:
-            images = open_image_set(data, model.modality, depth_scale)
+            images = open_image_set(data, model.modality, depth_scale, root, classes=names)
             results.append(evaluate_model(model, images, torch_device, batch_size, workers))
         if compare or len(results) > 1:
             err_console.print(compare_table(results))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, emit, options_of,
-                            setup)
+from xmt.cli.common import (ClassesOption, ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption,
+                            RootOption, emit, list_classes, options_of, setup)
 from xmt.data.packs import COMPRESSIONS, PackResult, write_pack
 from xmt.data.readers import drop_duplicates, open_image_set
 from xmt.data.validation import Problems
@@ -34,7 +34,8 @@ def command(
                                          "('path[<TAB>class]' a line) or a pack.")],
     modality: Annotated[str, typer.Option(help="rgb, depth, nir or thermal.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Pack to write.")],
-    root: Annotated[Optional[Path], typer.Option(help="Base of a list file's relative paths (default: its folder).")] = None,
+    root: RootOption = None,
+    classes: ClassesOption = None,
     size: SizeOption = 64,
     depth_scale: DepthScaleOption = None,
     compression: CompressionOption = "lzf",
@@ -49,12 +50,16 @@ def command(
     options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
     data, root = data.absolute(), root and root.absolute()
-    with claim_outputs([Output(out, pack_of("images"))], inputs=[data, root], force=force) as claim:
+    # --root is only the base of the list's paths (often `.`), not an input to keep the pack out of
+    with claim_outputs([Output(out, pack_of("images"))], inputs=[data], force=force) as claim:
         problems = Problems()
-        images = open_image_set(data, modality, depth_scale, root, problems)
+        images = open_image_set(data, modality, depth_scale, root, problems, list_classes(classes))
         base = root or (data if data.is_dir() else data.parent)
         images = drop_duplicates(images, problems, base)
-        result = write_pack(claim.temporary(out), {modality: images}, size, {"format": images.kind, "options": options},
+        provenance = {"format": images.kind, "options": options}
+        if images.list_labels is not None:
+            provenance["list_labels"] = images.list_labels
+        result = write_pack(claim.temporary(out), {modality: images}, size, provenance,
                             root=base, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
     report_skipped(result, "images", out)
     emit({"pack": str(out), "images": result.count, "classes": images.classes, "skipped": len(result.problems)}

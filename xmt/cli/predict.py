@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, WorkersOption, setup
+from xmt.cli.common import (ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, RootOption,
+                            WorkersOption, setup)
 from xmt.data.readers import open_image_set
 from xmt.engine.output_kinds import PREDICTIONS_CSV
 from xmt.engine.outputs import Output, claim_outputs
@@ -24,6 +25,7 @@ def command(
     data: Annotated[Path, typer.Argument(help="Images of the model's modality: a folder, list file or pack "
                                          "(labels, if any, are ignored).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="CSV file to write (default: stdout).")] = None,
+    root: RootOption = None,
     batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = 256,
     depth_scale: DepthScaleOption = None,
     workers: WorkersOption = 0,
@@ -36,8 +38,8 @@ def command(
     torch_device = setup(quiet, device)
     with claim_outputs([out and Output(out, PREDICTIONS_CSV)], inputs=[model, data], force=force) as claim:
         loaded = load_model(model)
-        rows = predict_labels(loaded, open_image_set(data, loaded.modality, depth_scale), torch_device, batch_size,
-                              workers)
+        images = open_image_set(data, loaded.modality, depth_scale, root, labels_optional=True)
+        rows = predict_labels(loaded, images, torch_device, batch_size, workers)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["path", "label", "confidence"], lineterminator="\n")
         writer.writeheader()

@@ -15,7 +15,7 @@ from xmt.data.adapters import FORMATS, PROTOCOLS, AdapterOptions, Found, find_pa
 from xmt.data.class_split import choose_ti, read_class_list
 from xmt.data.modalities import TARGET_MODALITIES
 from xmt.data.packs import write_pack
-from xmt.data.pairing import pair_folders, read_pair_list
+from xmt.data.pairing import pair_folders, read_aligned_lists, read_pair_list
 from xmt.data.tr_lists import write_tr_lists
 from xmt.data.validation import Problems
 from xmt.engine.output_kinds import TR_LISTS_FOLDER, pack_of
@@ -31,10 +31,16 @@ def command(
                                                    "<class>/<stem> (extensions may differ).")] = None,
     pairs: Annotated[Optional[Path], typer.Option(help="Pair list: 'rgb_path<TAB>target_path[<TAB>class]' a line, "
                                                   "paths relative to the list's folder or --root.")] = None,
+    source_list: Annotated[Optional[Path], typer.Option(help="SOCKET's TI data: a list of RGB images, a path (and a "
+                                                        "label, read and ignored) a line, paired line by line with "
+                                                        "--target-list.")] = None,
+    target_list: Annotated[Optional[Path], typer.Option(help="The list of target-modality images aligned line by "
+                                                        "line with --source-list.")] = None,
     format_name: Annotated[Optional[str], typer.Option("--format", help=f"A published data set's layout under "
                                                        f"--root: {', '.join(FORMATS)}.")] = None,
     root: Annotated[Optional[Path], typer.Option(help="The data set's root (with --format; nyuv2: the labelled .mat "
-                                                 "file), or the base of a pair list's relative paths.")] = None,
+                                                 "file), or the base of a list's relative paths (--pairs, "
+                                                 "--source-list/--target-list; default: the list's folder).")] = None,
     modality: Annotated[Optional[str], typer.Option(help="Target modality: depth, nir or thermal (fixed by sunrgbd, "
                                                     "nyuv2 and rgbnir; inferred for synth when it holds one).")] = None,
     sensors: Annotated[Optional[str], typer.Option(help="sunrgbd: comma list of sensors to read "
@@ -64,20 +70,29 @@ def command(
     options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
     given = [name for name, value in (("--source/--target", source or target), ("--pairs", pairs),
+                                      ("--source-list/--target-list", source_list or target_list),
                                       ("--format", format_name)) if value]
     if len(given) != 1:
-        raise UserError("give one input: --source and --target, --pairs, or --format with --root"
+        raise UserError("give one input: --source and --target, --pairs, --source-list and --target-list, "
+                        "or --format with --root"
                         + (f" (got {' and '.join(given)})" if given else ""))
     if modality is not None and modality not in TARGET_MODALITIES:
         raise UserError(f"--modality {modality!r}: expected one of {', '.join(TARGET_MODALITIES)}")
     if protocol not in PROTOCOLS:
         raise UserError(f"--protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
-    source, target, pairs, root = (None if p is None else p.absolute() for p in (source, target, pairs, root))
+    source, target, pairs, source_list, target_list, root = (
+        None if p is None else p.absolute() for p in (source, target, pairs, source_list, target_list, root))
     outputs = [Output(out, pack_of("images")), tr_lists and Output(tr_lists, TR_LISTS_FOLDER)]
-    with claim_outputs(outputs, inputs=[source, target, pairs, root], force=force) as claim:
+    # a list's --root is only the base of its paths (often `.`), not an input to keep outputs out of
+    inputs = [source, target, pairs, source_list, target_list, root if format_name else None]
+    with claim_outputs(outputs, inputs=inputs, force=force) as claim:
         problems = Problems()
-        found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale,
-                            problems)
+        if source_list or target_list:
+            found, base = _find_lists(source_list, target_list, root, modality, sensors or protocol != "none",
+                                      depth_scale, problems)
+        else:
+            found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale,
+                                problems)
         ti, tr = choose_ti(found, ti_classes and read_class_list(ti_classes, "--ti-classes"),
                            tr_classes and read_class_list(tr_classes, "--tr-classes"), problems)
         if tr_lists is not None and not (tr and len(tr)):
@@ -89,7 +104,8 @@ def command(
         if tr is not None:
             info(f"{len(tr)} TR pairs set apart from the TI data (classes: {', '.join(tr.classes)})")
         lists = write_tr_lists(tr, claim.temporary(tr_lists), problems, workers) if tr_lists is not None else {}
-        provenance = {"format": format_name or ("pair-list" if pairs else "folders"), "options": options}
+        provenance = {"format": format_name or ("pair-list" if pairs else "lists" if source_list else "folders"),
+                      "options": options}
         result = write_pack(claim.temporary(out), ti.image_sets(), size, provenance, root=base,
                             compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
     report_skipped(result, "pairs", out)
@@ -118,6 +134,20 @@ def _find(source, target, pairs, format_name, root, modality, sensors, protocol,
     if source is None or target is None:
         raise UserError("the paired layout needs both --source (RGB) and --target folders")
     if root is not None:
-        raise UserError("--root applies to --format and --pairs, not to --source/--target")
+        raise UserError("--root applies to --format and --pairs (and --source-list/--target-list), "
+                        "not to --source/--target")
     return Found(pair_folders(source, target, modality, depth_scale, problems)), \
         Path(os.path.commonpath([source, target]))
+
+
+def _find_lists(source_list, target_list, root, modality, sunrgbd_options, depth_scale,
+                problems: Problems) -> tuple[Found, Path]:
+    """SOCKET's two aligned TI lists, and the root their paths are relative to."""
+    if sunrgbd_options:
+        raise UserError("--sensors and --protocol apply to --format sunrgbd only")
+    if source_list is None or target_list is None:
+        raise UserError("SOCKET's TI lists need both --source-list (RGB) and --target-list")
+    if modality is None:
+        raise UserError("--modality is required with --source-list/--target-list (depth, nir or thermal)")
+    pairs = read_aligned_lists(source_list, target_list, modality, depth_scale, root, problems)
+    return Found(pairs), root or Path(os.path.commonpath([source_list.parent, target_list.parent]))

@@ -8,15 +8,12 @@ from typing import Annotated
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption, QuietOption,
-                            SeedOption, WorkersOption, emit, options_of, setup)
-from xmt.data.readers import open_image_set
-from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
-from xmt.engine.outputs import Output, claim_outputs
-from xmt.engine.jsonlog import write_jsonl
-from xmt.methods.source import SourceConfig, train_source
+from xmt.cli.common import (ClassesOption, ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
+                            QuietOption, ResumeOption, RootOption, SeedOption, WorkersOption, emit, list_classes,
+                            options_of, setup)
+from xmt.methods.source import SourceConfig
 from xmt.models.backbones import get_backbone_spec
-from xmt.models.io import save_model
+from xmt.stages.train_source import run_train_source
 
 D = SourceConfig()
 
@@ -24,6 +21,8 @@ D = SourceConfig()
 def command(
     data: Annotated[Path, typer.Argument(help="Labelled RGB images: DIR/<class>/<file>, a labelled list file or a pack.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write.")] = Path("source.safetensors"),
+    root: RootOption = None,
+    classes: ClassesOption = None,
     backbone: Annotated[str, typer.Option(help="mobilenet_v2, resnet18, resnet50 or smallcnn.")] = D.backbone,
     pretrained: Annotated[str, typer.Option(help="auto (ImageNet where the backbone has weights; smallcnn: none), "
                                             "imagenet, none, or PATH to a state dict.")] = D.pretrained,
@@ -41,6 +40,7 @@ def command(
     precision: PrecisionOption = D.precision,
     workers: WorkersOption = D.workers,
     force: ForceOption = False,
+    resume: ResumeOption = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
@@ -48,23 +48,12 @@ def command(
     """Train the source model on labelled RGB images; writes a source-model checkpoint and its log (.jsonl)."""
     options = options_of(locals())
     torch_device = setup(quiet, device)
-    log_path = out.with_suffix(".jsonl")
     get_backbone_spec(backbone)
     settings = SourceConfig(backbone=backbone, pretrained=pretrained, epochs=epochs, batch_size=batch_size, lr=lr,
                             backbone_lr_mult=backbone_lr_mult, weight_decay=weight_decay,
                             label_smoothing=label_smoothing, val_fraction=val_fraction, size=size, augment=augment,
                             seed=seed, precision=precision, workers=workers)
-    outputs = [Output(out, checkpoint_of("source-model")), Output(log_path, JSONL_LOG)]
-    with claim_outputs(outputs, inputs=[data], force=force) as claim:
-        images = open_image_set(data, "rgb")
-        result = train_source(images, settings, torch_device)
-        provenance = {"inputs": {"data": images.provenance()}}
-        if result.pretrained_sha256:
-            provenance["inputs"]["pretrained"] = {"spec": result.config["pretrained"],
-                                                  "sha256": result.pretrained_sha256}
-        write_jsonl(claim.temporary(log_path), result.log)
-        save_model(claim.temporary(out), result.model, kind="source-model", classes=result.classes,
-                   recipe=result.recipe, config={**result.config, "cli": options}, provenance=provenance,
-                   extra={"best_epoch": result.best_epoch, "val_accuracy": result.val_accuracy, "split": result.split})
-    emit({"checkpoint": str(out), "log": str(log_path), "best_epoch": result.best_epoch,
-          "val_accuracy": result.val_accuracy} if json_output else str(out), json_output)
+    result = run_train_source(data=data, out=out, config=settings, device=torch_device, root=root,
+                              classes=list_classes(classes), force=force, resume=resume, cli_options=options)
+    emit({"checkpoint": str(result.checkpoint), "log": str(result.log), "best_epoch": result.best_epoch,
+          "val_accuracy": result.val_accuracy} if json_output else str(result.checkpoint), json_output)

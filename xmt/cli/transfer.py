@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption, ForceOption,
-                            JsonOption, PrecisionOption, QuietOption, SeedOption, WorkersOption, emit, options_of,
-                            setup)
+from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption,
+                            ForceOption, JsonOption, PrecisionOption, QuietOption, ResumeOption, RootOption,
+                            SeedOption, WorkersOption, emit, options_of, setup)
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig
 from xmt.methods.tgkt import TgktObjective
@@ -27,6 +27,7 @@ def command(
     target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images (folder, list file "
                                               "or pack). Labels, if present, are read only by --method oracle.")],
     target: Annotated[str, typer.Option("--target", help="Target modality: depth, nir or thermal.")] = "depth",
+    root: RootOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Target model to write; its log goes beside it (.jsonl).")]
     = Path("target.safetensors"),
     method: Annotated[str, typer.Option(help="tgkt (the paper's), shot, socket, source-only (no training) or oracle "
@@ -67,6 +68,7 @@ def command(
     precision: PrecisionOption = A.precision,
     workers: WorkersOption = 0,
     force: ForceOption = False,
+    resume: ResumeOption = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
@@ -84,7 +86,8 @@ def command(
     outputs = run_transfer(method=method, source_model=source_model, target_data=target_data, target=target, out=out,
                            translated=translated, ti=ti, tgkt_settings=tgkt_settings, config=settings,
                            device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
-                           depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options)
+                           depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
+                           resume=resume)
     emit({"checkpoint": str(outputs.checkpoint), "log": str(outputs.log) if outputs.log else None,
           "method": outputs.method, "selected_epoch": outputs.selected_epoch} if json_output
          else str(outputs.checkpoint), json_output)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, QuietOption, WorkersOption,
-                            emit, setup)
+from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, QuietOption, RootOption,
+                            WorkersOption, emit, setup)
 from xmt.stages.bridge import run_translate
 
 
@@ -17,6 +17,7 @@ def command(
     source_model: Annotated[Path, typer.Option("--source-model", help="The source model the translator was "
                                                "trained with (its probabilities go into the pack).")],
     data: Annotated[Path, typer.Option("--data", help="Target images: a folder, list file or pack.")],
+    root: RootOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Translated pack to write (.h5).")] = Path("translated.h5"),
     depth_scale: DepthScaleOption = None,
     device: DeviceOption = "auto",
@@ -28,4 +29,5 @@ def command(
     """Translate target images to source-like RGB with a trained translator (as bridge does for its TR images)."""
     torch_device = setup(quiet, device)
     emit(run_translate(translator_path=translator, source_model=source_model, data=data, out=out,
-                       device=torch_device, depth_scale_mm=depth_scale, workers=workers, force=force), False)
+                       device=torch_device, depth_scale_mm=depth_scale, workers=workers, force=force, root=root),
+         False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmt.data.readers import ImageSet, open_image_set
+from xmt.data.readers import ImageSet, open_image_set, read_list_rows, resolve_listed
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 
@@ -195,4 +195,88 @@ def _report_listed_twice(rows, list_file: Path, problems: Problems) -> set[str]:
     twice = {path for path, numbers in lines.items() if len(numbers) > 1}
     for path in sorted(twice):
         problems.add(path, f"listed more than once in {list_file.name} (lines {', '.join(map(str, lines[path]))})")
+    return twice
+
+
+# A file stem's trailing modality tag, as in EPFL RGB-NIR's 0001_rgb / 0001_nir or DIML's x_c / x_ud
+MODALITY_TAGS = {"rgb", "color", "colour", "image", "img", "col", "c", "depth", "dpth", "d", "ud", "nir", "ir",
+                 "thermal"}
+
+
+def read_aligned_lists(rgb_list: Path, target_list: Path, modality: str, depth_scale_mm: float | None,
+                       root: Path | None, problems: Problems) -> Pairs:
+    """SOCKET's TI data: an RGB list and a target list of `path [label]` lines, paired line by line.
+
+    Labels are read and ignored, as SOCKET does; the class of a pair is its images' folder (none when
+    each list's images lie in one folder of their own, e.g. TI_rgb/ and TI_nir/). Aligned lines must
+    be one scene: the same class folder and file stem (a trailing modality tag such as _rgb aside).
+    """
+    rgb_rows, target_rows = read_list_rows(rgb_list), read_list_rows(target_list)
+    if len(rgb_rows) != len(target_rows):
+        (longer, more), (shorter, fewer) = sorted([(rgb_list, rgb_rows), (target_list, target_rows)],
+                                                  key=lambda item: -len(item[1]))
+        raise UserError(f"lists {len(more)} images but {shorter} lists {len(fewer)}: line {more[len(fewer)][0]} "
+                        f"has no partner (the two TI lists pair line by line)", path=longer)
+    rgb_paths = resolve_listed(rgb_list, [name for _, name, _ in rgb_rows], root)
+    target_paths = resolve_listed(target_list, [name for _, name, _ in target_rows], root)
+    classed = _classed(rgb_paths, target_paths)
+    good: list[tuple[str, str]] = []
+    for rgb_row, target_row, rgb, target in zip(rgb_rows, target_rows, rgb_paths, target_paths):
+        present = [_exists(path, listed, row, problems)
+                   for path, listed, row in ((rgb, rgb_list, rgb_row), (target, target_list, target_row))]
+        if not all(present):
+            continue
+        if not same_scene(rgb, target, classed):
+            problems.add(f"{target_list}:{target_row[0]}", f"{target_row[1]} is not the partner of {rgb_row[1]} "
+                         f"(line {rgb_row[0]} of {rgb_list.name}): aligned lines must be one scene, the same class "
+                         "folder and file stem")
+            continue
+        good.append((rgb, target))
+    twice = _listed_twice(rgb_list, rgb_rows, rgb_paths, problems) | \
+        _listed_twice(target_list, target_rows, target_paths, problems)
+    good = [(rgb, target) for rgb, target in good if rgb not in twice and target not in twice]
+    return pairs_from_rows([rgb for rgb, _ in good], [target for _, target in good],
+                           [Path(rgb).parent.name for rgb, _ in good] if classed else None,
+                           file_set_maker(rgb_list, target_list, depth_scale_mm), modality)
+
+
+def same_scene(rgb: str, target: str, classed: bool) -> bool:
+    """Whether two listed images are one scene: same stem (modality tags aside) and, if classed, same folder."""
+    a, b = Path(rgb), Path(target)
+    if classed and a.parent.name != b.parent.name:
+        return False
+    return a.stem == b.stem or _untagged(a.stem) == _untagged(b.stem)
+
+
+def _untagged(stem: str) -> str:
+    head, sep, tag = stem.rpartition("_")
+    return head if sep and head and tag.lower() in MODALITY_TAGS else stem
+
+
+def _classed(rgb_paths: list[str], target_paths: list[str]) -> bool:
+    """Images lie in class folders unless each list's lie in one folder and the two folders' names differ."""
+    rgb_folders = {str(Path(p).parent) for p in rgb_paths}
+    target_folders = {str(Path(p).parent) for p in target_paths}
+    if len(rgb_folders) == 1 and len(target_folders) == 1:
+        return Path(rgb_folders.pop()).name == Path(target_folders.pop()).name
+    return True
+
+
+def _exists(path: str, list_file: Path, row, problems: Problems) -> bool:
+    """Whether a listed image exists; if not, a problem naming the list, the line and the path as written."""
+    if Path(path).is_file():
+        return True
+    problems.add(f"{list_file}:{row[0]}", f"{row[1]} does not exist")
+    return False
+
+
+def _listed_twice(list_file: Path, rows, paths: list[str], problems: Problems) -> set[str]:
+    """Images one list names on several lines: reported, and returned to be left out."""
+    lines: dict[str, list[int]] = defaultdict(list)
+    for (number, _, _), path in zip(rows, paths):
+        lines[path].append(number)
+    twice = {path for path, numbers in lines.items() if len(numbers) > 1}
+    for path in sorted(twice):
+        problems.add(f"{list_file}:{lines[path][0]}", f"{path} is listed more than once "
+                     f"(lines {', '.join(map(str, lines[path]))})")
     return twice

@@ -7,12 +7,15 @@ a folder, a `.h5`/`.hdf5` pack, or any other file as a list file.
 - `DIR/<class>/<file>`: labelled; classes are the sorted folder names.
 - `DIR/<file>`: unlabelled.
 - list file: one `path [label]` a line (TAB-separated when the path holds spaces); paths relative
-  to the list file's folder (or `root`); `#` starts a comment; all lines labelled or none.
+  to the list file's folder (or `root`); `#` starts a comment; all lines labelled or none. A label
+  is a class name, or an integer index (SOCKET's and tllib's lists) naming the class of that index
+  in `classes`, else the folder its images lie in.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +25,7 @@ import numpy as np
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.modalities import IMAGE_SUFFIXES, check_modality, read_stored, stored_to_native
 from xmt.data.validation import Problems
+from xmt.engine.console import warn
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_lines
 from xmt.errors import UserError
@@ -42,6 +46,8 @@ class ImageSet:
     classes: list[str] | None = None
     depth_scale_mm: float | None = None
     kind: str = field(default="files")
+    # class name -> its integer label in a list file of integer labels (kept in artifacts' provenance)
+    list_labels: dict[str, int] | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -79,8 +85,11 @@ class ImageSet:
 
     def provenance(self) -> dict:
         """What identifies this input in an artifact's metadata."""
-        return {"path": str(self.source), "kind": self.kind, "modality": self.modality,
-                "count": len(self), "sha256_paths": self.fingerprint()}
+        provenance = {"path": str(self.source), "kind": self.kind, "modality": self.modality,
+                      "count": len(self), "sha256_paths": self.fingerprint()}
+        if self.list_labels is not None:
+            provenance["list_labels"] = self.list_labels
+        return provenance
 
     def check_labels(self) -> None:
         """A labelled set needs one label per image, each naming one of its classes."""
@@ -122,22 +131,29 @@ def open_image_set(
     depth_scale_mm: float | None = None,
     root: str | Path | None = None,
     problems: Problems | None = None,
+    classes: list[str] | None = None,
+    labels_optional: bool = False,
 ) -> ImageSet:
     """Open a folder, list file or pack as an image set of `modality`.
 
     Without `problems` the first bad entry (an empty class folder, a missing listed file) is an
-    error; with it, bad entries are recorded there and left out of the set.
+    error; with it, bad entries are recorded there and left out of the set. `root` is the base of a
+    list's relative paths (default: its folder); `classes` names a list's labels (line i of a
+    --classes file: label i). With `labels_optional` (stages that train without labels), a list's
+    labels that cannot be named are left unread with a warning instead of an error.
     """
     check_modality(modality)
     path = Path(path)
     if not path.exists():
         raise UserError("no such file or folder", path=path)
     if path.is_dir():
+        _no_classes_file(classes, path, "a folder (its class folders name the classes)")
         return _from_folder(path, modality, depth_scale_mm, Problems(strict=True) if problems is None else problems)
     content = sniff(path)
     if content == "hdf5":  # a pack, whatever its name
         from xmt.data.packs import PackImageSet
 
+        _no_classes_file(classes, path, "a pack (it holds its class names)")
         return PackImageSet.open(path, modality)
     if path.suffix.lower() in PACK_SUFFIXES:
         held = " (it holds a safetensors checkpoint)" if content == "safetensors" else ""
@@ -146,7 +162,13 @@ def open_image_set(
         raise UserError("is a safetensors checkpoint, not images; give a folder, a list file or a pack", path=path)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise UserError("is a single image; give a folder, a list file or a pack", path=path)
-    return _from_list(path, modality, depth_scale_mm, Path(root) if root else path.parent, problems)
+    root = Path(root).absolute() if root else None  # the same images give the same paths from any folder
+    return _from_list(path, modality, depth_scale_mm, root, problems, classes, labels_optional)
+
+
+def _no_classes_file(classes: list[str] | None, path: Path, what: str) -> None:
+    if classes is not None:
+        raise UserError(f"is {what}; --classes names the integer labels of a list file", path=path)
 
 
 def _from_folder(root: Path, modality: str, depth_scale_mm: float | None, problems: Problems) -> ImageSet:
@@ -216,13 +238,16 @@ def _report_dangling(entries: list[Path], problems: Problems) -> list[Path]:
     return dangling
 
 
-def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path,
-               problems: Problems | None) -> ImageSet:
+ListRow = tuple[int, str, str | None]  # (line number, path, label or None)
+
+
+def read_list_rows(list_file: Path) -> list[ListRow]:
+    """The `path [label]` lines of a list file (TAB-separated when paths hold spaces; `#` comments)."""
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read list file ({exc})", path=list_file)
-    entries: list[tuple[str, str | None]] = []
+    rows: list[ListRow] = []
     for number, line in enumerate(lines, start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -231,24 +256,130 @@ def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, roo
         if len(fields) > 2:
             raise UserError(f"line {number}: expected 'path [label]', got {len(fields)} fields "
                             "(separate with a TAB when paths hold spaces)", path=list_file)
-        entries.append((fields[0].strip(), fields[1].strip() if len(fields) == 2 else None))
-    if not entries:
+        rows.append((number, fields[0].strip(), fields[1].strip() if len(fields) == 2 else None))
+    if not rows:
         raise UserError("list file names no images", path=list_file)
-    labelled = [label is not None for _, label in entries]
+    return rows
+
+
+def resolve_listed(list_file: Path, names: list[str], root: Path | None) -> list[str]:
+    """Listed paths as paths to open: relative ones against `root`, else against the list's folder.
+
+    When some are missing there but exist relative to the working directory (SOCKET's and DECISION's
+    lists are written so), the error says so and names --root, rather than count them missing.
+    """
+    base = root if root is not None else list_file.parent
+    paths = [str(p if (p := Path(name)).is_absolute() else base / p) for name in names]
+    if root is None:
+        missing = [name for name, path in zip(names, paths) if not Path(path).is_file()]
+        from_cwd = [name for name in missing if Path(name).is_file()]
+        if from_cwd:
+            raise UserError(f"{len(missing)} listed images do not exist relative to the list's folder "
+                            f"(first: {missing[0]}), but {len(from_cwd)} of them do relative to the working "
+                            f"directory: pass --root . (relative paths resolve against --root, by default the "
+                            f"list's folder)", path=list_file)
+    return paths
+
+
+def _from_list(list_file: Path, modality: str, depth_scale_mm: float | None, root: Path | None,
+               problems: Problems | None, classes: list[str] | None, labels_optional: bool) -> ImageSet:
+    rows = read_list_rows(list_file)
+    labelled = [label is not None for _, _, label in rows]
     if any(labelled) and not all(labelled):
         first = labelled.index(False) if labelled[0] else labelled.index(True)
         raise UserError(f"some lines have a label and some do not (e.g. entry {first + 1})", path=list_file)
-    paths = [str(p if (p := Path(name)).is_absolute() else root / p) for name, _ in entries]
+    paths = resolve_listed(list_file, [name for _, name, _ in rows], root)
     exists = [Path(p).is_file() for p in paths]
     missing = [p for p, ok in zip(paths, exists) if not ok]
     if missing and problems is None:
         raise UserError(f"{len(missing)} listed images do not exist (first: {missing[0]})", path=list_file)
     for path in missing:
         problems.add(path, f"listed in {list_file.name} but does not exist")
-    entries = [entry for entry, ok in zip(entries, exists) if ok]
-    paths = [path for path, ok in zip(paths, exists) if ok]
+    rows = [(number, path, label) for (number, _, label), path, ok in zip(rows, paths, exists) if ok]
+    paths = [path for _, path, _ in rows]
+    unlabelled = ImageSet(list_file, modality, paths, np.full(len(paths), -1, np.int64), None, depth_scale_mm)
     if not all(labelled):
-        return ImageSet(list_file, modality, paths, np.full(len(paths), -1, np.int64), None, depth_scale_mm)
-    classes = sorted({label for _, label in entries})
-    labels = np.array([classes.index(label) for _, label in entries], np.int64)
-    return ImageSet(list_file, modality, paths, labels, classes, depth_scale_mm)
+        return unlabelled
+    try:
+        names, labels, list_labels = _list_classes(list_file, rows, classes)
+    except UserError as exc:
+        if not labels_optional:
+            raise
+        warn(f"{exc}; its labels are left unread")
+        return unlabelled
+    return ImageSet(list_file, modality, paths, labels, names, depth_scale_mm, list_labels=list_labels)
+
+
+def _is_index(label: str) -> bool:
+    return re.fullmatch(r"[0-9]+", label) is not None
+
+
+CLASSES_HINT = "give the class names with --classes FILE (one a line, line i naming label i)"
+
+
+def _list_classes(list_file: Path, rows: list[ListRow], classes: list[str] | None):
+    """(class names, label of each row, integer label of each class or None) of a labelled list."""
+    written = [label for _, _, label in rows]
+    if not all(_is_index(label) for label in written):  # class names
+        names = list(classes) if classes is not None else sorted(set(written))
+        index = {name: i for i, name in enumerate(names)}
+        unknown = next(((number, label) for number, _, label in rows if label not in index), None)
+        if unknown is not None:
+            raise UserError(f"line {unknown[0]}: class {unknown[1]!r} is not one of the {len(names)} classes of "
+                            "--classes", path=list_file)
+        return names, np.array([index[label] for label in written], np.int64), None
+    indices = [int(label) for label in written]
+    if classes is not None:
+        beyond = next(((number, i) for (number, _, _), i in zip(rows, indices) if i >= len(classes)), None)
+        if beyond is not None:
+            raise UserError(f"line {beyond[0]}: label {beyond[1]} is beyond the {len(classes)} classes of --classes "
+                            f"(labels 0..{len(classes) - 1})", path=list_file)
+        return list(classes), np.array(indices, np.int64), {name: i for i, name in enumerate(classes)}
+    folder_of = _folder_names(list_file, rows, indices)
+    order = sorted(folder_of)  # classes in the order of their integers (with gaps closed)
+    position = {index: i for i, index in enumerate(order)}
+    return ([folder_of[i] for i in order], np.array([position[i] for i in indices], np.int64),
+            {folder_of[i]: i for i in order})
+
+
+def _folder_names(list_file: Path, rows: list[ListRow], indices: list[int]) -> dict[int, str]:
+    """Integer label -> the name of the folder its images lie in; one folder per label, one label per folder."""
+    folder_of: dict[int, tuple[str, int]] = {}  # label -> (folder name, first line)
+    label_in: dict[str, tuple[int, int]] = {}  # folder name -> (label, first line)
+    for (number, path, _), index in zip(rows, indices):
+        folder = Path(path).parent.name
+        seen, line = folder_of.setdefault(index, (folder, number))
+        if seen != folder:
+            raise UserError(f"label {index} is on images in two folders, {seen} (line {line}) and {folder} "
+                            f"(line {number}), so folder names cannot name the classes; {CLASSES_HINT}",
+                            path=list_file)
+        other, line = label_in.setdefault(folder, (index, number))
+        if other != index:
+            raise UserError(f"folder {folder} holds images of labels {other} (line {line}) and {index} "
+                            f"(line {number}), so folder names cannot name the classes; {CLASSES_HINT}",
+                            path=list_file)
+    return {index: folder for index, (folder, _) in folder_of.items()}
+
+
+def read_classes_file(path: str | Path) -> list[str]:
+    """A --classes file: one class name a line, line i naming integer label i."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError("no such classes file", path=path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read classes file ({exc})", path=path)
+    names = [line.strip() for line in lines]
+    while names and not names[-1]:
+        names.pop()
+    if not names:
+        raise UserError("classes file names no classes", path=path)
+    if "" in names:
+        raise UserError(f"line {names.index('') + 1} is blank; line i names label i, so every line must name a "
+                        "class", path=path)
+    twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if twice is not None:
+        raise UserError(f"class {twice!r} is named twice (lines {names.index(twice) + 1} and "
+                        f"{names.index(twice, names.index(twice) + 1) + 1})", path=path)
+    return names

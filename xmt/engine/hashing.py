@@ -22,3 +22,15 @@ def sha256_lines(lines: Iterable[str]) -> str:
         digest.update(line.encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def input_identity(path: str | Path | None) -> str | None:
+    """What a resumed run checks an input against: a file's sha256; for a folder, its files' names, sizes and
+    modification times (cheap, and changed by any rewrite). None for an input not given."""
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_file():
+        return sha256_file(path)
+    entries = sorted(p for p in path.rglob("*") if p.is_file())
+    return sha256_lines(f"{p.relative_to(path)}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}" for p in entries)

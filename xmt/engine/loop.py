@@ -21,6 +21,7 @@ import torch
 
 from xmt.engine.console import progress_bar
 from xmt.engine.device import autocast
+from xmt.engine.distributed import average_buffers, average_gradients, shard, world_size
 from xmt.engine.jsonlog import EpochLog
 from xmt.engine.run_state import RunState, rng_state, set_rng_state
 from xmt.engine.seeding import seed_everything
@@ -124,7 +125,12 @@ class StepTerms:
         if self.names is None:
             return {}
         n = len(self.names)
-        values = torch.cat([self.sums, self.first_bad.double(), self.bad_values]).tolist()
+        sums = self.sums
+        if world_size() > 1:  # the log shows means over the global batches, not over this process's shards
+            sums = sums.clone()
+            torch.distributed.all_reduce(sums)
+            sums /= world_size()
+        values = torch.cat([sums, self.first_bad.double(), self.bad_values]).tolist()
         sums, first_bad, bad_values = values[:n], [int(v) for v in values[n:2 * n]], values[2 * n:]
         if any(s >= 0 for s in first_bad):
             step = min(s for s in first_bad if s >= 0)
@@ -145,6 +151,7 @@ class Trainer:
         self.run_state = run_state
         self.log_every = log_every
         self.scalers: dict[str, torch.amp.GradScaler] = {}
+        self.world = world_size()
         self._optimizers: dict[str, torch.optim.Optimizer] = {}
         autocast(device, precision)  # validates the combination early
 
@@ -153,11 +160,17 @@ class Trainer:
 
     def backward_step(self, loss: torch.Tensor, optimizer: str) -> None:
         """Backward pass and step of one optimiser, through its own scaler (fp16), so two never share one."""
-        scaler = self.scalers[optimizer]
-        self._optimizers[optimizer].zero_grad(set_to_none=True)
+        scaler, chosen = self.scalers[optimizer], self._optimizers[optimizer]
+        chosen.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        scaler.step(self._optimizers[optimizer])
+        if self.world > 1:
+            average_gradients([p for group in chosen.param_groups for p in group["params"]])
+        scaler.step(chosen)
         scaler.update()
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This process's rows of a global batch (all of them with one process)."""
+        return shard(batch)
 
     # ---- the loop ---------------------------------------------------------------------------------------
     def fit(self, procedure: Procedure) -> FitResult:
@@ -187,6 +200,9 @@ class Trainer:
                     if (i + 1) % self.log_every == 0 and i + 1 < steps:
                         bar.note(f"loss {terms.read(epoch)['loss']:.3f}")
                 record.update(terms.read(epoch))
+                if self.world > 1:
+                    for module in procedure.modules().values():
+                        average_buffers(module)
                 record["lr"] = max(group["lr"] for group in self._optimizers[main].param_groups)
                 record.update(procedure.end_epoch(epoch, self) or {})
                 self._select(procedure, selection, epoch, record)

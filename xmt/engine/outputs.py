@@ -26,6 +26,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from xmt.engine.distributed import is_main
 from xmt.engine.output_kinds import OutputKind
 from xmt.errors import RunFailure, UserError
 
@@ -60,6 +62,17 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
         path.unlink(missing_ok=True)
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _usual_mode(path: Path) -> None:
+    """Give files the mode a new file gets here: some writers (safetensors) create theirs 0600."""
+    for file in [path] if path.is_file() else path.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            os.chmod(file, 0o666 & ~_UMASK)
 
 
 def _fsync(path: Path) -> None:
@@ -310,6 +323,7 @@ class ClaimedOutputs:
             _check_place(output, self.force)  # what is there now (a user may have put something there meanwhile)
             tmp = self.temporary(output.path)
             if tmp.exists():
+                _usual_mode(tmp)
                 _fsync(tmp)
                 written.append((tmp, output.path))
             else:
@@ -361,12 +375,40 @@ def command_line() -> str:
     return " ".join(["xmt", *sys.argv[1:]])[:300]
 
 
+class DiscardedOutputs(ClaimedOutputs):
+    """A helper process's outputs under torchrun: rank 0 writes the run's; the others write to a private
+    folder that goes when the run ends, so that stage code need not know which process it runs in."""
+
+    def __init__(self, outputs: list[Output], force: bool):
+        super().__init__(outputs, force, command="")
+        self.folder = Path(tempfile.mkdtemp(prefix="xmt-rank-"))
+
+    def temporary(self, path: str | Path) -> Path:
+        output = self._output(path)
+        return self.folder / f"{len(self.outputs)}-{self.outputs.index(output)}{output.path.suffix}"
+
+
+@contextmanager
+def _discarded(outputs: list[Output], force: bool) -> Iterator[ClaimedOutputs]:
+    for output in outputs:  # the same refusals as rank 0's, which does the claiming
+        _check_place(output, force)
+    claim = DiscardedOutputs(outputs, force)
+    try:
+        yield claim
+    finally:
+        shutil.rmtree(claim.folder, ignore_errors=True)
+
+
 @contextmanager
 def claim_outputs(outputs: Iterable[Output | None], *, inputs: Iterable[str | Path | None] = (),
                   force: bool = False, command: str | None = None) -> Iterator[ClaimedOutputs]:
     """Check, lock and (on success) commit a stage's outputs; see the module's docstring."""
     outputs = [o for o in outputs if o is not None]
     check_apart(outputs, inputs)
+    if not is_main():
+        with _discarded(outputs, force) as claim:
+            yield claim
+        return
     claim = ClaimedOutputs(outputs, force, command or command_line())
     try:
         claim._open()

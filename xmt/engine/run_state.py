@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xmt.errors import UserError
+from xmt.engine.distributed import is_main
+from xmt.engine.hashing import input_identity
+from xmt.errors import RunFailure, UserError
 
 STATE_SUFFIX = ".xmt-state"
 STATE_FORMAT = 1
@@ -31,10 +33,25 @@ def state_path(output: Path) -> Path:
     return output.parent / f"{output.name}{STATE_SUFFIX}"
 
 
-def fingerprint(options: dict, inputs: dict[str, str | None]) -> dict:
+# options a resumed run may change: they do not shape the result (or, --device, only as any rerun would)
+RESUME_NEUTRAL = ("resume", "force", "quiet", "json_output", "config", "device", "workers")
+
+
+def fingerprint(options: dict, inputs: dict[str, str | Path | None]) -> dict:
     """What a resumed run must share with the run that saved the state: the options that shape the result,
-    and a sha256 (or other identity) of each input."""
-    return {"options": json.loads(json.dumps(options, sort_keys=True, default=str)), "inputs": dict(inputs)}
+    and the identity (sha256, or a folder's listing) of each input."""
+    kept = {k: v for k, v in options.items() if k not in RESUME_NEUTRAL}
+    return {"options": json.loads(json.dumps(kept, sort_keys=True, default=str)),
+            "inputs": {name: input_identity(path) for name, path in inputs.items()}}
+
+
+def open_run_state(output: Path, options: dict, inputs: dict[str, str | Path | None], *, resume: bool,
+                   force: bool) -> RunState:
+    """The run state of the stage writing `output`, checked (see `RunState.check`): call it with the output
+    claimed, before any work."""
+    state = RunState(output, fingerprint(options, inputs), resume=resume, force=force)
+    state.check()
+    return state
 
 
 class RunState:
@@ -50,7 +67,8 @@ class RunState:
 
     # ---- before the run ---------------------------------------------------------------------------------
     def check(self) -> None:
-        self._sweep()
+        if is_main():
+            self._sweep()
         exists = self.path.is_file()
         if self.resume and not exists:
             raise UserError(f"--resume: there is no saved state to resume from ({self.path.name} does not exist)",
@@ -87,7 +105,10 @@ class RunState:
 
     # ---- during the run ---------------------------------------------------------------------------------
     def save(self, state: dict) -> None:
+        """Write the state atomically (rank 0 only: under torchrun every process holds the same one)."""
         global _kept
+        if not is_main():
+            return
         state = {"format": STATE_FORMAT, "fingerprint": self.fingerprint, **state}
         tmp = self.path.parent / f".{self.path.name}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
         try:
@@ -106,8 +127,19 @@ class RunState:
         self.epoch, self.epochs = state["epoch"], state["epochs"]
         _kept = self
 
+    def __enter__(self) -> "RunState":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        """A run that failed on its own (non-finite weights, a full disk) would only fail again if resumed: its
+        state goes. An interrupted or crashed run keeps it."""
+        if kind is not None and issubclass(kind, RunFailure):
+            self.remove()
+
     def remove(self) -> None:
         global _kept
+        if not is_main():
+            return
         self.path.unlink(missing_ok=True)
         if _kept is self:
             _kept = None

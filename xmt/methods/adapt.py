@@ -22,6 +22,7 @@ import torch
 from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
                               to_device_batches)
 from xmt.data.encoding import EncodingRecipe
+from xmt.engine.distributed import gather_rows, shard, world_size
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
 from xmt.engine.run_state import RunState
@@ -190,8 +191,14 @@ class Adaptation(Procedure):
                                                                pseudo["confidence"].to(self.device))
 
     def take_snapshot(self) -> Snapshot:
-        probs, features = predict(self.model, self.data.recipe, self.data.tr, self.device)
-        return Snapshot(probs, features)
+        """The model on every TR image; under torchrun each process scores its shard and all gather them."""
+        if world_size() == 1:
+            return Snapshot(*predict(self.model, self.data.recipe, self.data.tr, self.device))
+        count = len(self.data.tr)
+        rows = shard(torch.arange(count, device=self.data.tr.images.device))
+        mine = NativeImages(self.data.tr.images[rows], self.data.tr.labels[rows], [])
+        probs, features = (t.to(self.device) for t in predict(self.model, self.data.recipe, mine, self.device))
+        return Snapshot(gather_rows(probs, count).cpu(), gather_rows(features, count).cpu())
 
     def start_epoch(self, epoch: int, loop: Trainer) -> dict:
         snapshot, self.next_snapshot = self.next_snapshot or self.take_snapshot(), None
@@ -222,10 +229,10 @@ class Adaptation(Procedure):
         return {"end_" + k: v for k, v in self.next_snapshot.im_score().items()}
 
     def step(self, epoch: int, i: int, loop: Trainer):
-        index = self.batches[i]
+        index = loop.shard(self.batches[i])
         x = self.data.tr.batch(index, self.data.recipe, self.device)
         if self.config.augment:
-            x = apply_augmentation(x, *self.augmentation[i])
+            x = apply_augmentation(x, *map(loop.shard, self.augmentation[i]))
         batch = Batch(x=x, index=index)
         if self.pseudo is not None:
             batch.pseudo = PseudoLabels(self.pseudo.labels[index], self.pseudo.confidence[index])
@@ -234,7 +241,7 @@ class Adaptation(Procedure):
         if self.objective.uses_labels:
             batch.labels = self.labels[index]
         if self.objective.uses_ti:
-            ti_index = self.ti_batches[i]
+            ti_index = loop.shard(self.ti_batches[i])
             batch.ti_x = self.data.ti_target.batch(ti_index, self.data.recipe, self.device)
             batch.ti_source_features = self.ti_features[ti_index]
         with loop.autocast():

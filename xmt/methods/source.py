@@ -136,10 +136,10 @@ class SourceTraining(Procedure):
             self.augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.batches], self.device)
 
     def step(self, epoch: int, i: int, loop: Trainer):
-        indices = self.batches[i]
+        indices = loop.shard(self.batches[i])
         x = self.native.batch(indices, self.recipe, self.device)
         if self.config.augment:
-            x = apply_augmentation(x, *self.augmentation[i])
+            x = apply_augmentation(x, *map(loop.shard, self.augmentation[i]))
         with loop.autocast():
             logits, _ = self.model(x)
         loss = label_smoothed_cross_entropy(logits.float(), self.train_labels[indices], self.config.label_smoothing)

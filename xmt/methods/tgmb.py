@@ -181,7 +181,7 @@ class Bridge(Procedure):
         self.tr_batches = to_device_batches(list(tr_order[: steps * c.batch_size].split(c.batch_size)), self.device)
 
     def step(self, epoch: int, i: int, loop: Trainer):
-        return self.train_step(self.ti_batches[i], self.tr_batches[i], loop)
+        return self.train_step(loop.shard(self.ti_batches[i]), loop.shard(self.tr_batches[i]), loop)
 
     def end_epoch(self, epoch: int, loop: Trainer) -> dict:
         return {**self.monitor(self.holdout, self.tr_sample), **self.baseline}

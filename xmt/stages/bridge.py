@@ -14,6 +14,7 @@ from xmt.data.translated import write_translated_pack
 from xmt.engine.output_kinds import BRIDGE_FOLDER, pack_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.jsonlog import write_jsonl
+from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge, translate_all
 from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator, save_translator
@@ -61,10 +62,13 @@ def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarra
 
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
                device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
-               workers: int = 0, force: bool = False, cli_options: dict | None = None) -> BridgeOutputs:
+               workers: int = 0, force: bool = False, cli_options: dict | None = None,
+               root: Path | None = None, resume: bool = False) -> BridgeOutputs:
     check_target_modality(target)
     config.check()
-    with claim_outputs([Output(out, BRIDGE_FOLDER)], inputs=[source_model, ti, target_data], force=force) as claim:
+    inputs = {"source_model": source_model, "ti": ti, "target_data": target_data}
+    with claim_outputs([Output(out, BRIDGE_FOLDER)], inputs=inputs.values(), force=force) as claim, \
+            open_run_state(out, cli_options or {}, inputs, resume=resume, force=force) as state:
         tmp = claim.temporary(out)
         source = load_model(source_model, kinds=("source-model",))
         if source.modality != "rgb":
@@ -74,7 +78,7 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         config.check(size)
         ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
         check_ti_classes(ti, source.classes)
-        tr_set = open_target_images(target_data, target, size, depth_scale_mm)
+        tr_set = open_target_images(target_data, target, size, depth_scale_mm, root)
         recipe = target_recipe(target, ti_target_set, size, depth_range_m)
         data = BridgeData(
             ti_rgb=load_native(ti_rgb_set, source.recipe, workers),
@@ -82,7 +86,7 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
             tr_target=load_native(tr_set, recipe, workers),
             source_recipe=source.recipe, target_recipe=recipe,
         )
-        result = train_bridge(source.model, data, config, device)
+        result = train_bridge(source.model, data, config, device, state)
         provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
                                  "ti": ti_rgb_set.provenance(), "target_data": tr_set.provenance()}}
         tmp.mkdir()
@@ -94,20 +98,22 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         write_translations(tmp / "translated.h5", translator, source, tr_set, data.tr_target, device)
         _preview(tmp / "preview.png", result.translator, data, result.holdout, device)
         write_jsonl(tmp / "bridge.jsonl", result.log)
-        return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
-                             out / "bridge.jsonl", result.log[-1] if result.log else {})
+    state.remove()  # the outputs exist: nothing is left to resume
+    return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
+                         out / "bridge.jsonl", result.log[-1] if result.log else {})
 
 
 def run_translate(*, translator_path: Path, source_model: Path, data: Path, out: Path, device: torch.device,
-                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False) -> Path:
+                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
+                  root: Path | None = None) -> Path:
     with claim_outputs([Output(out, pack_of("translated"))], inputs=[translator_path, source_model, data],
                        force=force) as claim:
-        _translate(translator_path, source_model, data, claim.temporary(out), device, depth_scale_mm, workers)
+        _translate(translator_path, source_model, data, claim.temporary(out), device, depth_scale_mm, workers, root)
     return out
 
 
 def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path, device: torch.device,
-               depth_scale_mm: float | None, workers: int) -> None:
+               depth_scale_mm: float | None, workers: int, root: Path | None = None) -> None:
     translator = load_translator(translator_path)
     source = load_model(source_model, kinds=("source-model",))
     trained_with = translator.meta.get("provenance", {}).get("inputs", {}).get("source_model", {}).get("sha256")
@@ -115,6 +121,6 @@ def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path,
         raise UserError(f"translator {translator_path} was trained with another source model "
                         f"(sha256 {str(trained_with)[:12]}...)", path=source_model)
     recipe = translator.target_recipe
-    images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm)
+    images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm, root)
     native = load_native(images, recipe, workers)
     write_translations(tmp, translator, source, images, native, device)

@@ -58,8 +58,10 @@ def open_ti_pack(path: str | Path, target: str, size: int) -> tuple[PackImageSet
     return rgb, other
 
 
-def open_target_images(path: str | Path, target: str, size: int, depth_scale_mm: float | None = None) -> ImageSet:
-    images = open_image_set(path, target, depth_scale_mm)
+def open_target_images(path: str | Path, target: str, size: int, depth_scale_mm: float | None = None,
+                       root: str | Path | None = None) -> ImageSet:
+    """TR target images; their labels, read only for scoring and the oracle, may be left unread."""
+    images = open_image_set(path, target, depth_scale_mm, root, labels_optional=True)
     check_size(images, size)
     return images
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,18 +16,20 @@ from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
+from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig, AdaptData, Objective, adapt
 from xmt.methods.inference import predict
 from xmt.methods.oracle import OracleObjective
 from xmt.methods.shot import ShotObjective
 from xmt.methods.socket import SocketObjective
+from xmt.methods.tent import TentObjective
 from xmt.methods.tgkt import TgktObjective
 from xmt.models.io import LoadedModel, load_model, save_model
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)
 
-METHODS = ("tgkt", "shot", "socket", "source-only", "oracle")
+METHODS = ("tgkt", "shot", "socket", "tent", "source-only", "oracle")
 STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
 
 
@@ -42,7 +45,7 @@ def build_objective(method: str, tgkt_settings: dict) -> Objective | None:
     if method not in METHODS:
         raise UserError(f"--method {method}: expected one of {', '.join(METHODS)}")
     return {"tgkt": lambda: TgktObjective(**tgkt_settings), "shot": ShotObjective, "socket": SocketObjective,
-            "oracle": OracleObjective, "source-only": lambda: None}[method]()
+            "tent": TentObjective, "oracle": OracleObjective, "source-only": lambda: None}[method]()
 
 
 def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -> EncodingRecipe:
@@ -81,19 +84,24 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
                  translated: Path | None, ti: Path | None, tgkt_settings: dict, config: AdaptConfig,
                  device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
-                 cli_options: dict | None = None) -> TransferOutputs:
+                 cli_options: dict | None = None, root: Path | None = None, resume: bool = False) -> TransferOutputs:
     check_target_modality(target)
     objective = build_objective(method, tgkt_settings)
+    if resume and objective is None:
+        raise UserError("--resume: source-only trains nothing, so there is nothing to resume")
     config.check()
     log_path = out.with_suffix(".jsonl")
     outputs = [Output(out, checkpoint_of("target-model")), Output(log_path, JSONL_LOG) if objective else None]
-    with claim_outputs(outputs, inputs=[source_model, target_data, translated, ti], force=force) as claim:
+    inputs = {"source_model": source_model, "target_data": target_data, "translated": translated, "ti": ti}
+    with claim_outputs(outputs, inputs=inputs.values(), force=force) as claim, \
+            (open_run_state(out, cli_options or {}, inputs, resume=resume, force=force) if objective else
+             nullcontext()) as state:
         source = load_model(source_model, kinds=("source-model",))
         if source.modality != "rgb":
             raise UserError(f"is a {source.modality} model; transfer starts from the RGB source model", path=source_model)
         check_source_classes(source.classes, source_model, "transfer")
         check_ti_classes(ti, source.classes)
-        tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm)
+        tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm, root)
         recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
         labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
         native = load_native(tr_set, recipe, workers)
@@ -116,11 +124,13 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
             model, log, selected = source.model, [], None
             settings = {"method": method}
         else:
-            result = adapt(source.model, data, objective, config, device, labels)
+            result = adapt(source.model, data, objective, config, device, labels, state)
             model, log, selected = result.model, result.log, result.selected_epoch
             settings = {"method": method, **result.config}
             write_jsonl(claim.temporary(log_path), log)
         save_model(claim.temporary(out), model, kind="target-model", classes=source.classes, recipe=recipe,
                    config={**settings, "cli": cli_options or {}}, provenance=provenance,
                    extra={"method": method, "oracle": method == "oracle", "selected_epoch": selected})
-        return TransferOutputs(out, log_path if objective is not None else None, method, selected)
+    if state is not None:
+        state.remove()  # the outputs exist: nothing is left to resume
+    return TransferOutputs(out, log_path if objective is not None else None, method, selected)
