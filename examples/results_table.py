@@ -20,6 +20,7 @@ LABELS = {
     "source-only": "source-only (source model on raw target)",
     "shot": "SHOT",
     "socket": "SOCKET",
+    "tent": "TENT (BatchNorm affine only)",
     "tgkt": "TGKT (xmt, best translator)",
     "tgkt-light": "TGKT, `light` translator",
     "oracle": "oracle (trained on target labels: upper bound, not a method)",

@@ -1,4 +1,4 @@
-"""xmt transfer: train the target-modality model (TGKT, or the baselines SHOT, SOCKET, source-only, oracle)."""
+"""xmt transfer: train the target-modality model (TGKT, or the baselines SHOT, SOCKET, TENT, source-only, oracle)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def command(
     root: RootOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Target model to write; its log goes beside it (.jsonl).")]
     = Path("target.safetensors"),
-    method: Annotated[str, typer.Option(help="tgkt (the paper's), shot, socket, source-only (no training) or oracle "
+    method: Annotated[str, typer.Option(help="tgkt (the paper's), shot, socket, tent, source-only (no training) or oracle "
                                         "(trains on TARGET labels: an upper bound, not a method).")] = "tgkt",
     translated: Annotated[Optional[Path], typer.Option(help="translated.h5 from xmt bridge (tgkt's L_KL).")] = None,
     ti: Annotated[Optional[Path], typer.Option(help="Paired TI pack from xmt prepare-ti (tgkt's L_f, socket's L_TI).")]
