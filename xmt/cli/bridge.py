@@ -54,6 +54,8 @@ def command(
     workers: WorkersOption = 0,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Read TI and TR images a batch at a time instead of into "
+                                         "memory: for data larger than memory (packs read fastest).")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
@@ -69,7 +71,7 @@ def command(
     outputs = run_bridge(source_model=source_model, ti=ti, target_data=target_data, target=target, out=out,
                          config=settings, device=torch_device, depth_range_m=(depth_near, depth_far),
                          depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
-                         resume=resume)
+                         resume=resume, stream=stream)
     emit({"folder": str(outputs.folder), "translator": str(outputs.translator), "translated": str(outputs.translated),
           "preview": str(outputs.preview), "log": str(outputs.log), "final": outputs.final}
          if json_output else str(outputs.folder), json_output)

@@ -69,6 +69,8 @@ def command(
     workers: WorkersOption = 0,
     force: ForceOption = False,
     resume: ResumeOption = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Read TR and TI images a batch at a time instead of into "
+                                         "memory: for data larger than memory (packs read fastest).")] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
@@ -87,7 +89,7 @@ def command(
                            translated=translated, ti=ti, tgkt_settings=tgkt_settings, config=settings,
                            device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
                            depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
-                           resume=resume)
+                           resume=resume, stream=stream)
     emit({"checkpoint": str(outputs.checkpoint), "log": str(outputs.log) if outputs.log else None,
           "method": outputs.method, "selected_epoch": outputs.selected_epoch} if json_output
          else str(outputs.checkpoint), json_output)

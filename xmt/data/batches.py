@@ -41,6 +41,55 @@ class NativeImages:
         """The images on `device` (once, before training: then no step copies data to the device)."""
         return NativeImages(self.images.to(device), self.labels.to(device), self.paths)
 
+    def rows(self, indices: torch.Tensor) -> torch.Tensor:
+        """Native images of `indices`, where the images are."""
+        return self.images[indices]
+
+    def subset(self, indices: torch.Tensor) -> "NativeImages":
+        return NativeImages(self.images[indices], self.labels[indices], [])
+
+
+class StreamedImages:
+    """Images read from their set a batch at a time (`--stream`), for data sets larger than memory: the
+    same interface and the same values as NativeImages, with memory flat in the number of images. A batch
+    is read on the host (its indices come back from the device: one wait per batch, the price of streaming)."""
+
+    def __init__(self, image_set: ImageSet, recipe: EncodingRecipe, selection: np.ndarray | None = None):
+        self.image_set, self.recipe = image_set, recipe
+        self.selection = np.arange(len(image_set)) if selection is None else selection
+        self.labels = torch.from_numpy(np.asarray(image_set.labels)[self.selection].copy())
+        self.paths = [image_set.paths[i] for i in self.selection]
+
+    def __len__(self) -> int:
+        return len(self.selection)
+
+    def rows(self, indices: torch.Tensor) -> torch.Tensor:
+        chosen = self.selection[indices.cpu().numpy()]
+        rows = np.stack([to_chw(self.image_set.read(int(i), self.recipe)) for i in chosen])
+        return torch.from_numpy(np.ascontiguousarray(rows))  # the layout in-memory batches have: the same sums
+
+    def batch(self, indices: torch.Tensor, recipe: EncodingRecipe, device: torch.device) -> torch.Tensor:
+        return recipe.encode(self.rows(indices).to(device, non_blocking=True).float())
+
+    def to(self, device: torch.device) -> "StreamedImages":
+        return self  # rows go to the device a batch at a time
+
+    def subset(self, indices: torch.Tensor) -> "StreamedImages":
+        return StreamedImages(self.image_set, self.recipe, self.selection[indices.cpu().numpy()])
+
+
+def open_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0,
+                stream: bool = False) -> NativeImages | StreamedImages:
+    """The set's images in memory (decoded once), or with `stream` read a batch at a time; both checked."""
+    if not stream:
+        return load_native(image_set, recipe, workers)
+    image_set.check_labels()
+    if image_set.modality == "depth":  # one pass, a block at a time: the check needs every image, not memory
+        flags = [depth_flags(_read_block((image_set, start, min(start + _BLOCK, len(image_set)), recipe)))
+                 for start in range(0, len(image_set), _BLOCK)]
+        judge_depth_content(image_set, *(np.concatenate(parts) for parts in zip(*flags)))
+    return StreamedImages(image_set, recipe)
+
 
 def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
     image_set, start, stop, recipe = args
@@ -79,24 +128,33 @@ def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -
 def check_depth_content(image_set: ImageSet, images: np.ndarray) -> None:
     """Depth images with no valid pixel (all 0), or one value everywhere, carry no depth information: a set made
     only of such images is refused; some of them are a warning naming how many and the first."""
-    if not len(images):
-        return
+    judge_depth_content(image_set, *depth_flags(images))
+
+
+def depth_flags(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per image: whether any pixel is valid, whether every valid pixel has one value, and the lowest valid one."""
     flat = images.reshape(len(images), -1)
     valid = flat != 0
     any_valid = valid.any(1)
     low = np.where(valid, flat, np.iinfo(flat.dtype).max).min(1)
-    constant = any_valid & (low == flat.max(1))
+    return any_valid, any_valid & (low == flat.max(1)), low
+
+
+def judge_depth_content(image_set: ImageSet, any_valid: np.ndarray, constant: np.ndarray, low: np.ndarray) -> None:
+    if not len(any_valid):
+        return
+    count = len(any_valid)
     invalid, flat_count = int((~any_valid).sum()), int(constant.sum())
-    if invalid == len(images):
-        raise UserError(f"holds no valid depth: every pixel of its {len(images)} image(s) is 0 (invalid); check the "
+    if invalid == count:
+        raise UserError(f"holds no valid depth: every pixel of its {count} image(s) is 0 (invalid); check the "
                         "files' units and --depth-scale", path=image_set.source)
-    if invalid + flat_count == len(images):
+    if invalid + flat_count == count:
         raise UserError(f"no depth image has any structure: {invalid} entirely invalid (all 0), {flat_count} constant "
                         f"(e.g. {image_set.paths[int(np.flatnonzero(constant)[0])]}: every valid pixel "
                         f"{int(low[constant][0])} mm)", path=image_set.source)
     degenerate = np.flatnonzero(~any_valid | constant)
     if len(degenerate):
-        warn(f"{image_set.source}: {len(degenerate)} of {len(images)} depth images carry no depth information "
+        warn(f"{image_set.source}: {len(degenerate)} of {count} depth images carry no depth information "
              f"({invalid} entirely invalid, {flat_count} constant; first: {image_set.paths[int(degenerate[0])]})")
 
 

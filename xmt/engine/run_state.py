@@ -34,7 +34,7 @@ def state_path(output: Path) -> Path:
 
 
 # options a resumed run may change: they do not shape the result (or, --device, only as any rerun would)
-RESUME_NEUTRAL = ("resume", "force", "quiet", "json_output", "config", "device", "workers")
+RESUME_NEUTRAL = ("resume", "force", "quiet", "json_output", "config", "device", "workers", "stream")
 
 
 def fingerprint(options: dict, inputs: dict[str, str | Path | None]) -> dict:

@@ -195,8 +195,7 @@ class Adaptation(Procedure):
         if world_size() == 1:
             return Snapshot(*predict(self.model, self.data.recipe, self.data.tr, self.device))
         count = len(self.data.tr)
-        rows = shard(torch.arange(count, device=self.data.tr.images.device))
-        mine = NativeImages(self.data.tr.images[rows], self.data.tr.labels[rows], [])
+        mine = self.data.tr.subset(shard(torch.arange(count, device=self.data.tr.labels.device)))
         probs, features = (t.to(self.device) for t in predict(self.model, self.data.recipe, mine, self.device))
         return Snapshot(gather_rows(probs, count).cpu(), gather_rows(features, count).cpu())
 

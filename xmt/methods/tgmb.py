@@ -188,10 +188,10 @@ class Bridge(Procedure):
 
     # ---- encoding -----------------------------------------------------------------------------
     def target_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
-        return self.data.target_recipe.to_unit(images.images[indices].to(self.device))
+        return self.data.target_recipe.to_unit(images.rows(indices).to(self.device))
 
     def rgb_unit(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.data.ti_rgb.images[indices].to(self.device).float() / 255.0
+        return self.data.ti_rgb.rows(indices).to(self.device).float() / 255.0
 
     def normalise(self, rgb_unit: torch.Tensor) -> torch.Tensor:
         return self.data.source_recipe.normalise(rgb_unit)
@@ -318,7 +318,7 @@ def translate_all(
     source.to(device).eval()
     rgb, probs, feats = [], [], []
     for indices in index_batches(len(images), batch_size, shuffle=False):
-        unit = translator(target_recipe.to_unit(images.images[indices].to(device))).float()
+        unit = translator(target_recipe.to_unit(images.rows(indices).to(device))).float()
         quantised = (unit.clamp(0, 1) * 255).round()
         logits, features = source(source_recipe.normalise(quantised / 255.0))
         rgb.append(quantised.byte().cpu())

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xmt.data.batches import NativeImages, load_native
+from xmt.data.batches import NativeImages, load_native, open_native
 from xmt.data.readers import ImageSet
 from xmt.data.translated import write_translated_pack
 from xmt.engine.output_kinds import BRIDGE_FOLDER, pack_of
@@ -53,17 +53,17 @@ def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarra
     rows = torch.from_numpy(holdout[:PREVIEW_ROWS])
     if not len(rows):
         rows = torch.arange(min(PREVIEW_ROWS, len(data.ti_rgb)))
-    unit = data.target_recipe.to_unit(data.ti_target.images[rows].to(device))
+    unit = data.target_recipe.to_unit(data.ti_target.rows(rows).to(device))
     with torch.no_grad():
         fake = bridge_translator.to(device).eval()(unit).float()
-    real = data.ti_rgb.images[rows].float() / 255.0
+    real = data.ti_rgb.rows(rows).float() / 255.0
     return save_grid([to_rgb_uint8(unit), to_rgb_uint8(fake), to_rgb_uint8(real)], path)
 
 
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
                device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
                workers: int = 0, force: bool = False, cli_options: dict | None = None,
-               root: Path | None = None, resume: bool = False) -> BridgeOutputs:
+               root: Path | None = None, resume: bool = False, stream: bool = False) -> BridgeOutputs:
     check_target_modality(target)
     config.check()
     inputs = {"source_model": source_model, "ti": ti, "target_data": target_data}
@@ -81,9 +81,9 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         tr_set = open_target_images(target_data, target, size, depth_scale_mm, root)
         recipe = target_recipe(target, ti_target_set, size, depth_range_m)
         data = BridgeData(
-            ti_rgb=load_native(ti_rgb_set, source.recipe, workers),
-            ti_target=load_native(ti_target_set, recipe, workers),
-            tr_target=load_native(tr_set, recipe, workers),
+            ti_rgb=open_native(ti_rgb_set, source.recipe, workers, stream),
+            ti_target=open_native(ti_target_set, recipe, workers, stream),
+            tr_target=open_native(tr_set, recipe, workers, stream),
             source_recipe=source.recipe, target_recipe=recipe,
         )
         result = train_bridge(source.model, data, config, device, state)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.batches import NativeImages, load_native
+from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.readers import ImageSet
 from xmt.data.translated import read_translated_pack
@@ -52,7 +52,7 @@ def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -
     """Normalise with the mean/std of (a sample of) the unlabelled TR images."""
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(images), generator=generator)[:STATISTICS_SAMPLE]
-    return recipe.with_statistics(images.images[sample].float())
+    return recipe.with_statistics(images.rows(sample).float())
 
 
 def check_translations(path: Path, source: LoadedModel, tr_set: ImageSet) -> torch.Tensor:
@@ -71,12 +71,14 @@ def check_translations(path: Path, source: LoadedModel, tr_set: ImageSet) -> tor
     return torch.from_numpy(pack.probs)
 
 
-def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: EncodingRecipe, device, workers):
+def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: EncodingRecipe, device, workers,
+               stream):
     if ti is None:
         raise UserError("this method needs the paired TI pack: pass --ti ti.h5 (from xmt prepare-ti)")
     rgb_set, target_set = open_ti_pack(ti, target, recipe.size)
-    ti_target = load_native(target_set, recipe, workers)
-    _, features = predict(source.model.to(device), source.recipe, load_native(rgb_set, source.recipe, workers), device)
+    ti_target = open_native(target_set, recipe, workers, stream)
+    rgb = open_native(rgb_set, source.recipe, workers, stream)
+    _, features = predict(source.model.to(device), source.recipe, rgb, device)
     return ti_target, features, rgb_set.provenance()
 
 
@@ -84,7 +86,8 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
                  translated: Path | None, ti: Path | None, tgkt_settings: dict, config: AdaptConfig,
                  device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
-                 cli_options: dict | None = None, root: Path | None = None, resume: bool = False) -> TransferOutputs:
+                 cli_options: dict | None = None, root: Path | None = None, resume: bool = False,
+                 stream: bool = False) -> TransferOutputs:
     check_target_modality(target)
     objective = build_objective(method, tgkt_settings)
     if resume and objective is None:
@@ -104,7 +107,7 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
         tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm, root)
         recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
         labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
-        native = load_native(tr_set, recipe, workers)
+        native = open_native(tr_set, recipe, workers, stream)
         native.labels = torch.full_like(native.labels, -1)  # no method reads TR labels from the data
         recipe = fit_target_recipe(recipe, native, config.seed)
         provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
@@ -118,7 +121,7 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
             provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
         if objective is not None and objective.uses_ti:
             data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
-                ti, target, source, recipe, device, workers)
+                ti, target, source, recipe, device, workers, stream)
 
         if objective is None:  # source-only: the source weights, reading the target modality
             model, log, selected = source.model, [], None
