@@ -44,7 +44,13 @@ from xmt.models.classifier import Classifier
 from xmt.pseudo_labels import PseudoLabels
 
 CLASSES = 10
-CPU = torch.device("cpu")
+DEVICE = torch.device("cpu")  # --device
+
+
+def synchronize() -> None:
+    """Wait for the device, so that a clock read means the work is done (CUDA runs asynchronously)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def timed_hooks(procedure) -> list[float]:
@@ -64,11 +70,13 @@ def timed_hooks(procedure) -> list[float]:
 
 
 def loop_step_seconds(make_procedure, epochs: int, run_state: RunState | None = None) -> float:
-    trainer = Trainer(CPU, seed=0, log_name="bench", run_state=run_state)
+    trainer = Trainer(DEVICE, seed=0, log_name="bench", run_state=run_state)
     procedure = make_procedure(trainer)
     hooks = timed_hooks(procedure)
+    synchronize()
     start = time.perf_counter()
     trainer.fit(procedure)
+    synchronize()
     total = time.perf_counter() - start
     return (total - hooks[0]) / (epochs * procedure.steps_per_epoch)
 
@@ -81,6 +89,7 @@ def bare_step_seconds(model, loss_of, parameters, steps: int) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss_of(model).backward()
         optimizer.step()
+        synchronize()
         if i >= 2:
             times.append(time.perf_counter() - start)
     return float(np.median(times))
@@ -100,14 +109,14 @@ def source_figures(args) -> tuple[float, float, float]:
                           size=args.size, val_fraction=0.0)
 
     def make(trainer):
-        model = Classifier(args.backbone, CLASSES, 256).train()
-        return SourceTraining(model, native, native.labels.numpy(), recipe, [str(i) for i in range(CLASSES)],
-                              np.arange(n), np.array([], np.int64), config, CPU)
+        model = Classifier(args.backbone, CLASSES, 256).to(DEVICE).train()
+        return SourceTraining(model, native.to(DEVICE), native.labels.numpy(), recipe, [str(i) for i in range(CLASSES)],
+                              np.arange(n), np.array([], np.int64), config, DEVICE)
 
     loop = min(loop_step_seconds(make, args.epochs) for _ in range(args.repeats))
-    model = Classifier(args.backbone, CLASSES, 256).train()
-    x = native.batch(torch.arange(args.batch), recipe, CPU)
-    y = native.labels[: args.batch]
+    model = Classifier(args.backbone, CLASSES, 256).to(DEVICE).train()
+    x = native.batch(torch.arange(args.batch), recipe, DEVICE)
+    y = native.labels[: args.batch].to(DEVICE)
     bare = min(bare_step_seconds(model, lambda m: label_smoothed_cross_entropy(m(x)[0], y, 0.1),
                                  list(model.parameters()), args.steps) for _ in range(args.repeats))
     with tempfile.TemporaryDirectory() as folder:
@@ -126,19 +135,22 @@ def adapt_figures(args, objective) -> tuple[float, float]:
     teacher = torch.softmax(torch.randn(n, CLASSES), 1)
     data = AdaptData(tr=tr, recipe=recipe, ti_target=ti, ti_source_features=torch.randn(n, 256), teacher_probs=teacher)
     config = AdaptConfig(epochs=args.epochs, batch_size=args.batch)
-    source = frozen_copy(Classifier(args.backbone, CLASSES, 256))
+    device_data = AdaptData(tr=tr.to(DEVICE), recipe=recipe, ti_target=ti.to(DEVICE),
+                            ti_source_features=data.ti_source_features, teacher_probs=teacher)
+    source = frozen_copy(Classifier(args.backbone, CLASSES, 256)).to(DEVICE)
 
     def make(trainer):
-        return Adaptation(source, data, objective, config, CPU, None)
+        return Adaptation(source, device_data, objective, config, DEVICE, None)
 
     loop = min(loop_step_seconds(make, args.epochs) for _ in range(args.repeats))
     procedure = make(None)
     model = procedure.model
     index = torch.arange(args.batch)
-    batch = Batch(x=tr.batch(index, recipe, CPU), index=index,
-                  pseudo=PseudoLabels(torch.randint(0, CLASSES, (args.batch,)), torch.rand(args.batch)),
-                  teacher=teacher[index], ti_x=ti.batch(index, recipe, CPU),
-                  ti_source_features=data.ti_source_features[index])
+    batch = Batch(x=tr.batch(index, recipe, DEVICE), index=index.to(DEVICE),
+                  pseudo=PseudoLabels(torch.randint(0, CLASSES, (args.batch,)).to(DEVICE),
+                                      torch.rand(args.batch).to(DEVICE)),
+                  teacher=teacher[index].to(DEVICE), ti_x=ti.batch(index, recipe, DEVICE),
+                  ti_source_features=data.ti_source_features[index].to(DEVICE))
     trainable = [p for p in model.parameters() if p.requires_grad]
     bare = min(bare_step_seconds(model, lambda m: objective.loss(m, batch)[0], trainable, args.steps)
                for _ in range(args.repeats))
@@ -178,7 +190,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--backbone", default="mobilenet_v2")
     parser.add_argument("--torchrun", action="store_true")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.manual_seed(0)
     set_quiet(True)
     print(f"{args.backbone} {args.size}x{args.size}, batch {args.batch}, {args.steps} steps x {args.epochs} epochs, "
