@@ -3,7 +3,6 @@ import torch
 
 from xmt.engine.loop import NonFiniteLoss, Procedure, Selection, Trainer
 from xmt.engine.optim import shot_schedule, shot_sgd
-from xmt.errors import UserError
 
 
 def test_shot_schedule_follows_the_formula():

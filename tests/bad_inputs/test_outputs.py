@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness import assert_refused, run_in_process, run_subprocess, snapshot
+from harness import assert_refused, run_in_process, snapshot
 from xmt.engine.output_kinds import JSONL_LOG, pack_of
 from xmt.engine.outputs import LOCK_TAG, Output, claim_outputs
 

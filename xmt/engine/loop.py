@@ -13,7 +13,6 @@ interval, where a non-finite term is still reported with its first bad epoch, st
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass
 
@@ -248,6 +247,7 @@ class Trainer:
         procedure.load_state_dict(state["procedure"])
         self._best = state["best"]
         self.log.records = list(state["log"])
-        if not math.isfinite(state["epoch"]) or not 0 <= state["epoch"] <= procedure.epochs:
-            raise RunFailure(f"{self.run_state.path}: saved after epoch {state['epoch']} of a {procedure.epochs}-epoch run")
+        if not 0 <= state["epoch"] <= procedure.epochs:
+            raise RunFailure(f"{self.run_state.path}: saved after epoch {state['epoch']} of a "
+                             f"{procedure.epochs}-epoch run")
         return int(state["epoch"])

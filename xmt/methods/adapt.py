@@ -104,7 +104,8 @@ class Objective:
     def trainable(self, model: Classifier, config: "AdaptConfig") -> list[tuple[list[torch.nn.Parameter], float]]:
         """The parameters that train, as (parameters, lr multiplier) groups; all others stay frozen. SHOT's
         recipe: backbone at `backbone_lr_mult`, bottleneck at 1, the head frozen."""
-        return [(list(model.backbone.parameters()), config.backbone_lr_mult), (list(model.bottleneck.parameters()), 1.0)]
+        return [(list(model.backbone.parameters()), config.backbone_lr_mult),
+                (list(model.bottleneck.parameters()), 1.0)]
 
     def setup(self, source: Classifier, device: torch.device) -> None:
         """Called once before training, with the frozen source model."""
