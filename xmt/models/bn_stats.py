@@ -32,9 +32,6 @@ class BatchNormInputs:
         self.means: list[torch.Tensor] = []
         self.vars: list[torch.Tensor] = []
 
-    def clear(self) -> None:
-        self.means, self.vars = [], []
-
 
 @contextmanager
 def record_batchnorm_inputs(model: nn.Module) -> Iterator[BatchNormInputs]:
