@@ -61,28 +61,23 @@ def shard(batch: torch.Tensor) -> torch.Tensor:
 
 def average_gradients(parameters: list[torch.nn.Parameter]) -> None:
     """Mean of every parameter's gradient over the processes, in one all-reduce."""
-    world = world_size()
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if world == 1 or not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    for grad, part in zip(grads, flat.split([g.numel() for g in grads])):
-        grad.copy_(part.view_as(grad))
+    _average_in_place([p.grad for p in parameters if p.grad is not None])
 
 
 def average_buffers(module: torch.nn.Module) -> None:
     """Mean of the module's float buffers (BatchNorm running statistics) over the processes."""
+    _average_in_place([b for b in module.buffers() if b.is_floating_point()])
+
+
+def _average_in_place(tensors: list[torch.Tensor]) -> None:
     world = world_size()
-    buffers = [b for b in module.buffers() if b.is_floating_point()]
-    if world == 1 or not buffers:
+    if world == 1 or not tensors:
         return
-    flat = torch.cat([b.reshape(-1) for b in buffers])
+    flat = torch.cat([t.reshape(-1) for t in tensors])
     dist.all_reduce(flat)
     flat /= world
-    for buffer, part in zip(buffers, flat.split([b.numel() for b in buffers])):
-        buffer.copy_(part.view_as(buffer))
+    for tensor, part in zip(tensors, flat.split([t.numel() for t in tensors])):
+        tensor.copy_(part.view_as(tensor))
 
 
 def gather_rows(local: torch.Tensor, total: int) -> torch.Tensor:
