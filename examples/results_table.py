@@ -65,6 +65,20 @@ def cell(values: list[float | None]) -> str:
     return text + ("" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)")
 
 
+# t_{0.975, df}: the two-sided 95% quantiles of Student's t for df = 1..10 (standard table values)
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def interval(values: list[float | None]) -> str:
+    """Mean paired difference and its 95% t-interval, mean +- t * sd / sqrt(n), over the seeds where both exist."""
+    found = [v for v in values if v is not None]
+    if len(found) < 2:
+        return cell(values)
+    mean, half = statistics.mean(found), T_975[len(found) - 1] * statistics.stdev(found) / len(found) ** 0.5
+    seeds = "" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)"
+    return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]{seeds}"
+
+
 def table(header: str, rows: list[tuple[str, list[str]]], tasks: list[str]) -> list[str]:
     lines = [f"| {header} | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
     return lines + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
@@ -93,7 +107,8 @@ def main() -> None:
     out += table("method", rows, tasks)
     if args.versus:
         out += ["", f"### Paired differences: each method minus {LABELS.get(args.versus, args.versus)}, seed by seed",
-                "", "Points of accuracy; a seed counts where both runs exist.", ""]
+                "", "Points of accuracy: the mean difference and its 95% t-interval over the seeds where both "
+                "runs exist; an interval above 0 says the method beats it on this benchmark.", ""]
         rows = []
         for m in args.methods.split():
             if m == args.versus or m in REFERENCES:
@@ -102,7 +117,7 @@ def main() -> None:
             for t in tasks:
                 pairs = [(accuracy(r / "metrics" / f"{m}.json"), accuracy(r / "metrics" / f"{args.versus}.json"))
                          for r in runs[t]]
-                cells.append(cell([a - b if a is not None and b is not None else None for a, b in pairs]))
+                cells.append(interval([a - b if a is not None and b is not None else None for a, b in pairs]))
             rows.append((LABELS.get(m, m), cells))
         out += table("method", rows, tasks)
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks

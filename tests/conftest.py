@@ -1,35 +1,15 @@
-"""Shared fixtures: small generated image folders in the layouts xmt reads."""
+"""Shared fixtures: small generated image folders in the layouts xmt reads, and models trained on them once per
+session. Helper functions and constants live in helpers.py (`from helpers import ...`); tests never import this
+file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from helpers import TINY_SIZE, write_pattern_folder
 
 from xmt.cli import main
-
-PATTERNS = ("checker", "hstripes", "vstripes")
-
-
-def pattern_image(kind: str, rng: np.random.Generator, height: int = 40, width: int = 48) -> np.ndarray:
-    """An easy class: stripes or checks in a random colour, with noise (for end-to-end training tests)."""
-    yy, xx = np.mgrid[0:height, 0:width]
-    period = rng.integers(3, 6)
-    pattern = {"hstripes": (yy // period) % 2, "vstripes": (xx // period) % 2,
-               "checker": ((yy // period) + (xx // period)) % 2}[kind]
-    image = pattern[..., None] * rng.uniform(0.3, 1.0, 3) + rng.normal(0, 0.08, (height, width, 3))
-    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def write_pattern_folder(root: Path, per_class: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    for kind in PATTERNS:
-        (root / kind).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            Image.fromarray(pattern_image(kind, rng)).save(root / kind / f"{i:03d}.png")
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -49,18 +29,9 @@ def source_model(pattern_data, tmp_path_factory) -> Path:
     return out
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    """Run `xmt ARGS` in-process; returns (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 # ---- a tiny embedded benchmark, run once per session through the CLI ------------------------------
-
-TINY_SIZE = 32
-
+# synth, source model and TI pack cost seconds; tiny_bridge runs every stage up to the bridge, so a test that uses it
+# is end to end: mark it @pytest.mark.slow (`pytest -m "not slow"` is the fast subset).
 
 @pytest.fixture(scope="session")
 def tiny_synth(tmp_path_factory) -> Path:

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.data.adapters.sunrgbd import decode_depth
 from xmt.data.encoding import resize_shorter_side_centre_crop
 from xmt.data.packs import read_pack_header

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY_SIZE, run_cli
+from helpers import TINY_SIZE, run_cli
 from xmt.data.batches import load_native
 from xmt.data.readers import open_image_set
 from xmt.engine.checkpoint import read_metadata
@@ -19,6 +19,8 @@ from xmt.engine.seeding import seed_everything
 from xmt.models.io import load_model
 from xmt.models.translators import build_translator
 from xmt.stages.inputs import open_ti_pack, target_recipe
+
+pytestmark = pytest.mark.slow  # every test trains a bridge or reads the tiny_bridge fixture's outputs
 
 
 def test_bridge_writes_its_four_outputs(tiny_bridge):

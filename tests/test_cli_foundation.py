@@ -5,12 +5,14 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.models.io import load_model
 
 
+@pytest.mark.slow
 def test_trained_source_model_is_well_above_chance(source_model, pattern_data, capsys):
     code, out, _ = run_cli(["evaluate", source_model, "--data", pattern_data["test"], "--json", "-q"], capsys)
     assert code == 0

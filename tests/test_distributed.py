@@ -13,7 +13,7 @@ import sys
 import pytest
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from helpers import run_cli
 
 PY = sys.executable
 # Two processes see shards of 8 images where one process sees batches of 16: BatchNorm's batch statistics and

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -30,6 +32,7 @@ def test_results_table_gives_mean_and_sample_std_over_seeds_and_flags_missing_ru
     assert rows["TGKT (xmt, best translator)"] == "50.0 (1/3 seeds)"
 
 
+@pytest.mark.slow
 def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_path):
     import h5py
     import numpy as np
@@ -51,5 +54,22 @@ def test_results_table_pairs_differences_seed_by_seed(tmp_path):
                           "--seeds", "0 1", "--methods", "socket tgkt", "--versus", "socket"],
                          capture_output=True, text=True, check=True).stdout
     paired = out[out.index("Paired"):]
-    std = statistics.stdev([10.0, 20.0])
-    assert f"| TGKT (xmt, best translator) | 15.0 ± {std:.1f} |" in paired
+    half = 12.706 * statistics.stdev([10.0, 20.0]) / 2 ** 0.5  # t_{0.975, 1} * sd / sqrt(n)
+    assert f"| TGKT (xmt, best translator) | +15.0 [{15 - half:+.1f}, {15 + half:+.1f}] |" in paired
+
+
+def test_criteria_table_ranks_criteria_by_how_they_track_test_accuracy(tmp_path):
+    # two runs: val_rec falls as accuracy rises (a good criterion); val_kl rises with it (a misleading one)
+    for bridge, accuracies in {"a": [0.2, 0.4, 0.5, 0.3], "b": [0.1, 0.3, 0.6, 0.7]}.items():
+        epochs = [{"epoch": i + 1, "test_accuracy": acc, "val_rec": 1 - acc, "val_kl": acc}
+                  for i, acc in enumerate(accuracies)]
+        path = tmp_path / "nir" / "seed100" / "scores" / f"epochs-{bridge}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"epochs": epochs}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "criteria_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "100", "--bridges", "a b"], capture_output=True, text=True, check=True).stdout
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]] for line in out.splitlines()
+            if line.startswith("| ")}
+    assert rows["`val_rec`"][0] == "1.00" and rows["`val_rec`"][2] == "60.0"  # picks 0.5 and 0.7
+    assert rows["`val_kl`"][0] == "-1.00" and rows["`val_kl`"][2] == "15.0"  # picks 0.2 and 0.1
+    assert rows["last epoch"][2] == "50.0"

@@ -15,13 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.engine import loop as loop_module
 from xmt.engine.run_state import RunState
 
 XMT = str(Path(loop_module.__file__).resolve().parents[1])
 READS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "cpu", "numpy")
 LOG_EVERY = 1000  # larger than any epoch here: one read per epoch
+
+pytestmark = pytest.mark.slow  # each test runs a training stage through its loop
 
 
 class SyncCounter:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.data.packs import PackDataset, PackImageSet
 from xmt.data.readers import open_image_set
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from safetensors.torch import load_file
 
-from conftest import TINY_SIZE, run_cli
+from helpers import TINY_SIZE, run_cli
+
+pytestmark = pytest.mark.slow  # three training stages end to end
 
 
 def test_bf16_end_to_end_on_the_cpu(tiny_synth, tiny_ti, tmp_path, capsys):

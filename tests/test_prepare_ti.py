@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.data.encoding import resize_shorter_side_centre_crop
 from xmt.data.packs import read_pack_header, read_skipped
 

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from helpers import run_cli
 from xmt.engine.jsonlog import read_jsonl
 from xmt.engine.run_state import state_path
 
@@ -81,6 +81,7 @@ def uninterrupted_source(pattern_data, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how, epoch", [("after", 1), ("after", 2), ("after", 4), ("mid-write", 3)])
 def test_train_source_killed_and_resumed_is_bit_identical(how, epoch, pattern_data, uninterrupted_source, tmp_path,
                                                           capsys):
@@ -96,6 +97,7 @@ def test_train_source_killed_and_resumed_is_bit_identical(how, epoch, pattern_da
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.jsonl", "source.safetensors"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_not_silently_restarted_or_resumed_with_other_options(pattern_data, tmp_path, capsys):
     out = tmp_path / "source.safetensors"
     args = train_source_args(pattern_data["train"], out)
@@ -124,6 +126,7 @@ def bridge_args(tiny_synth, tiny_source, tiny_ti, out):
             "--translator-arg", "base_channels=8", "--epochs", "3", "--batch-size", "16", "--device", "cpu", "-q"]
 
 
+@pytest.mark.slow
 def test_bridge_killed_and_resumed_is_bit_identical(tiny_synth, tiny_source, tiny_ti, tmp_path, capsys):
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     code, _, err = run_cli(bridge_args(tiny_synth, tiny_source, tiny_ti, whole), capsys)
@@ -137,6 +140,7 @@ def test_bridge_killed_and_resumed_is_bit_identical(tiny_synth, tiny_source, tin
     assert not state_path(resumed).exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["tgkt", "shot"])
 def test_transfer_killed_and_resumed_is_bit_identical(method, tiny_synth, tiny_source, tiny_ti, tiny_bridge,
                                                       tmp_path, capsys):

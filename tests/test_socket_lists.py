@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import pattern_image, run_cli
+from helpers import pattern_image, run_cli
 from xmt.data.packs import read_pack_header
 from xmt.data.readers import open_image_set
 from xmt.errors import UserError
@@ -68,6 +68,7 @@ def _lists(socket_repo) -> Path:
     return socket_repo / "data" / "example_dataset"
 
 
+@pytest.mark.slow
 def test_train_source_and_pack_from_socket_lists_end_to_end(socket_repo, in_tests, tmp_path, capsys):
     lists = PREFIX
     code, out, err = run_cli(["train-source", f"{lists}/red_list.txt", "--root", ".",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from safetensors.torch import load_file
 
-from conftest import run_cli
+from helpers import run_cli
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["tgkt", "socket"])
 def test_streamed_transfer_is_bit_identical_to_in_memory(method, tiny_synth, tiny_source, tiny_ti, tiny_bridge,
                                                           tmp_path, capsys):
@@ -39,6 +40,7 @@ def test_streamed_depth_is_still_checked_for_content(tiny_synth, tiny_source, tm
     assert code == 2 and "holds no valid depth" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_streamed_bridge_is_bit_identical_to_in_memory(tiny_synth, tiny_source, tiny_ti, tmp_path, capsys):
     def args(out):
         return ["bridge", "--source-model", tiny_source, "--ti", tiny_ti, "--target-data",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_SIZE, run_cli
+from helpers import TINY_SIZE, run_cli
 from xmt.data.batches import load_native
 from xmt.data.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
@@ -46,6 +46,7 @@ def trained(tiny_synth, tiny_source, tiny_bridge, tiny_ti, tmp_path_factory):
     return models
 
 
+@pytest.mark.slow
 def test_every_method_writes_a_target_model_that_evaluate_reads(trained, tiny_synth, capsys):
     code, out, err = run_cli(["evaluate", "--compare", *trained.values(), "--data",
                               tiny_synth / "target" / "test" / "depth", "--json"], capsys)
@@ -62,6 +63,7 @@ def test_every_method_writes_a_target_model_that_evaluate_reads(trained, tiny_sy
         assert log.exists() == (method != "source-only")
 
 
+@pytest.mark.slow
 def test_training_logs_losses_and_pseudo_label_figures(trained):
     log = read_jsonl(trained["tgkt"].with_suffix(".jsonl"))
     assert [r["epoch"] for r in log] == [1, 2, 3]
@@ -72,6 +74,7 @@ def test_training_logs_losses_and_pseudo_label_figures(trained):
     assert {"pl", "im", "bn", "ti"} <= set(socket[0])
 
 
+@pytest.mark.slow
 def test_head_stays_frozen_and_source_model_unchanged(trained, tiny_source):
     source = load_model(tiny_source).model.state_dict()
     for method in ("tgkt", "shot", "socket", "oracle"):
@@ -84,6 +87,7 @@ def test_head_stays_frozen_and_source_model_unchanged(trained, tiny_source):
     assert all(torch.equal(source[k], source_only[k]) for k in source)
 
 
+@pytest.mark.slow
 def test_tent_trains_only_batchnorm_affine_parameters_and_lowers_entropy(trained, tiny_source):
     from xmt.methods.tent import BATCHNORMS
 
@@ -116,6 +120,7 @@ def test_tent_loss_is_the_mean_prediction_entropy():
     assert torch.allclose(loss, expected) and torch.allclose(terms["entropy"], expected)
 
 
+@pytest.mark.slow
 def test_adapt_leaves_the_given_source_model_untouched(tiny_source, tiny_synth):
     source = load_model(tiny_source)
     before = {k: v.clone() for k, v in source.model.state_dict().items()}
@@ -134,6 +139,7 @@ def _list_file(path, image_set, labels):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["tgkt", "socket"])
 def test_scrambled_target_labels_change_nothing_but_the_oracle(method, tiny_synth, tiny_source, tiny_bridge, tiny_ti,
                                                                  tmp_path, capsys):
@@ -151,6 +157,7 @@ def test_scrambled_target_labels_change_nothing_but_the_oracle(method, tiny_synt
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
 
 
+@pytest.mark.slow
 def test_oracle_does_read_the_labels(tiny_synth, tiny_source, tmp_path, capsys):
     adapt_set = open_image_set(tiny_synth / "target" / "adapt" / "depth", "depth")
     scrambled = _list_file(tmp_path / "s.txt", adapt_set, np.random.default_rng(0).permutation(adapt_set.labels))
@@ -189,6 +196,7 @@ def small_benchmark(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_tgkt_beats_source_only_by_a_clear_margin(small_benchmark, capsys):
     code, out, _ = run_cli(["evaluate", small_benchmark / "source-only.safetensors",
                             small_benchmark / "tgkt.safetensors", "--data",
@@ -200,6 +208,7 @@ def test_tgkt_beats_source_only_by_a_clear_margin(small_benchmark, capsys):
     assert results["tgkt"] >= results["source-only"] + 0.03, results
 
 
+@pytest.mark.slow
 def test_select_im_records_a_label_free_choice(tiny_synth, tiny_source, tmp_path, capsys):
     out = tmp_path / "m.safetensors"
     code, stdout, err = run_cli(transfer_args("shot", tiny_source, tiny_synth / "target" / "adapt" / "depth", out,
@@ -221,6 +230,7 @@ def _one_line(code, err, *needles):
         assert needle in lines[0], err
 
 
+@pytest.mark.slow
 def test_transfer_bad_inputs(tiny_synth, tiny_source, tiny_bridge, tiny_ti, trained, tmp_path, capsys):
     adapt_data = tiny_synth / "target" / "adapt" / "depth"
     test_data = tiny_synth / "target" / "test" / "depth"

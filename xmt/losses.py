@@ -172,6 +172,23 @@ def feature_alignment(
     raise ValueError(f"reduction must be 'frobenius' or 'mean', got {reduction!r}")
 
 
+def perceptual_distance(fake_maps: list[Tensor], real_maps: list[Tensor]) -> Tensor:
+    """Mean over layers of the mean squared difference of paired feature maps (the bridge's L_perc)::
+
+        (1 / L) sum_l mean_{n,c,h,w} (phi_l(T(x_t)) - phi_l(x_s))^2
+
+    ``fake_maps[l]`` and ``real_maps[l]`` are layer l's outputs inside the frozen source backbone for a
+    translation and for its paired RGB image. Unlike pixel MSE, whose minimiser is the blurred conditional
+    mean, this asks for what the source model sees: edges, textures and parts at several depths.
+    """
+    if len(fake_maps) != len(real_maps) or not fake_maps:
+        raise ValueError(f"need the same number of feature maps on both sides, got {len(fake_maps)} and "
+                         f"{len(real_maps)}")
+    for fake, real in zip(fake_maps, real_maps):
+        _check_same_shape(fake, real, "fake_maps", "real_maps")
+    return torch.stack([torch.mean((f.float() - r.float()) ** 2) for f, r in zip(fake_maps, real_maps)]).mean()
+
+
 # --- BatchNorm statistics (SOCKET) ---------------------------------------------------------------
 
 

@@ -348,7 +348,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if "tiny_bridge" in c.needs else [])
+                                  for c in CASES])  # a case that needs the tiny bridge is end to end
 def test_bad_data_is_refused_in_one_line(case, tmp_path, capsys, request):
     fixtures = {name: request.getfixturevalue(name) for name in case.needs}
     args = case.make(tmp_path, fixtures)
@@ -371,7 +372,7 @@ def test_skip_bad_leaves_out_and_records_dangling_links_duplicates_and_invalid_d
 
 
 def test_a_pack_without_the_h5_suffix_is_read_as_a_pack(tmp_path, capsys):
-    cli(pack(rgb_folder(tmp_path / "d"), tmp_path))
+    cli(pack(rgb_folder(tmp_path / "d"), tmp_path, "--size", "16"))  # the model's size: evaluate refuses others
     renamed = tmp_path / "images.bin"
     os.replace(tmp_path / "p.h5", renamed)
     model = untrained_model(tmp_path / "m" / "src.safetensors", ["a", "b"])

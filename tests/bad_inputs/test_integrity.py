@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import TINY_SIZE
+from helpers import TINY_SIZE
 from harness import assert_refused, run_in_process
 from xmt.cli import main
 from xmt.data.packs import COMPRESSIONS, CorruptData, PackDataset, PackImageSet, PackWriter
@@ -136,6 +136,7 @@ def test_a_model_with_nan_weights_is_refused(stage, setting, tmp_path, capsys):
     assert_refused(outcome, 2, "nan.safetensors", "non-finite weights", f"tensor '{name}'")
 
 
+@pytest.mark.slow
 def test_a_bit_flipped_target_model_and_translator_are_refused(made, tiny_bridge, tiny_synth, tmp_path, capsys):
     bad = tmp_path / "target.safetensors"
     flip_tensor_byte(made["target"], bad)
@@ -243,6 +244,7 @@ def packs(made, tiny_ti, tiny_bridge) -> dict[str, Path]:
     return {"tr": made["tr"], "rgb": made["rgb"], "ti": tiny_ti, "translated": tiny_bridge / "translated.h5"}
 
 
+@pytest.mark.slow  # the packs fixture needs tiny_bridge's translated pack
 @pytest.mark.parametrize("case", list(PACK_CASES))
 def test_a_corrupt_pack_chunk_is_refused_naming_the_row(case, packs, setting, tmp_path, capsys):
     which, dataset, stage, fragment = PACK_CASES[case]
@@ -307,6 +309,7 @@ def test_a_pack_without_checksums_still_reads_and_verifies(tiny_synth, monkeypat
 
 # ---- inspect --verify: good artifacts, inputs, recognition by content --------------------------------------
 
+@pytest.mark.slow  # reads tiny_bridge's outputs
 @pytest.mark.parametrize("artifact", ["source", "target", "ti", "tr", "translated", "translator"])
 def test_inspect_verify_passes_good_artifacts(artifact, made, tiny_source, tiny_ti, tiny_bridge, capsys):
     path = {"source": tiny_source, "target": made["target"], "ti": tiny_ti, "tr": made["tr"],

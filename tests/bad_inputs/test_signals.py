@@ -18,6 +18,8 @@ from harness import changes, snapshot
 PY = sys.executable
 WAIT_S = 180  # generous: CI machines under load start torch slowly; the test ends as soon as the run does
 
+pytestmark = pytest.mark.slow  # training runs in subprocesses, stopped by signals and run again
+
 
 def _default_signals() -> None:
     # A shell's background job ignores SIGINT, and a child inherits that; Python turns SIGINT into

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.data.readers import read_classes_file
 from xmt.engine.console import set_quiet
 from xmt.engine.device import resolve_device
 from xmt.engine.distributed import init_from_launcher, is_main
@@ -86,11 +85,6 @@ DepthFarOption = Annotated[float, typer.Option(parser=O.POSITIVE, help="Depth en
                                                "(beyond --depth-near).")]
 
 
-def list_classes(classes: Optional[Path]) -> list[str] | None:
-    """The names of --classes FILE, if given."""
-    return None if classes is None else read_classes_file(classes)
-
-
 def setup(quiet: bool, device: str | None = None):
     """Apply --quiet and resolve --device (a usage error if CUDA is asked for but absent). Under torchrun, join
     its process group: each process gets its own GPU, and only rank 0 prints progress."""
@@ -115,8 +109,9 @@ def emit(result: Any, as_json: bool) -> None:
 
 def options_of(local_vars: dict,
                drop: tuple[str, ...] = ("config", "quiet", "json_output", "force", "resume")) -> dict:
-    """The effective options of a command, for the artifact's metadata."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in local_vars.items() if k not in drop}
+    """The effective options of a command, for the artifact's metadata (declared settings among them)."""
+    values = {**local_vars, **local_vars.get("declared", {})}
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items() if k not in drop + ("declared",)}
 
 
 def parse_key_values(items: list[str], option: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,13 +10,9 @@ from rich.table import Table
 
 from xmt.cli import options as O
 from xmt.cli.common import (ClassesOption, ConfigOption, DeviceOption, DepthScaleOption, ForceOption, JsonOption,
-                            QuietOption, RootOption, WorkersOption, emit, list_classes, setup)
-from xmt.data.readers import open_image_set
-from xmt.engine.output_kinds import METRICS_JSON
-from xmt.engine.outputs import Output, claim_outputs
+                            QuietOption, RootOption, WorkersOption, emit, setup)
 from xmt.engine.console import err_console
-from xmt.methods.evaluation import evaluate_model
-from xmt.models.io import load_model
+from xmt.stages.evaluate import run_evaluate
 
 
 def _name(metrics: dict) -> str:
@@ -68,18 +63,10 @@ def command(
 ) -> None:
     """Score models on labelled data: a table on stderr, JSON on stdout with --json, a file with --out."""
     torch_device = setup(quiet, device)
-    with claim_outputs([out and Output(out, METRICS_JSON)], inputs=[*models, data], force=force) as claim:
-        loaded = [load_model(path) for path in models]
-        names = list_classes(classes)
-        results = []
-        for model in loaded:
-            images = open_image_set(data, model.modality, depth_scale, root, classes=names)
-            results.append(evaluate_model(model, images, torch_device, batch_size, workers))
-        if compare or len(results) > 1:
-            err_console.print(compare_table(results))
-        else:
-            err_console.print(detail_table(results[0]))
-        payload = results[0] if len(results) == 1 else {"results": results}
-        if out is not None:
-            claim.temporary(out).write_text(json.dumps(payload, indent=2))
-    emit(payload if json_output else (str(out) if out else None), json_output)
+    result = run_evaluate(models=models, data=data, device=torch_device, out=out, root=root, classes_file=classes,
+                          batch_size=batch_size, depth_scale_mm=depth_scale, workers=workers, force=force)
+    if compare or len(result.results) > 1:
+        err_console.print(compare_table(result.results))
+    else:
+        err_console.print(detail_table(result.results[0]))
+    emit(result.payload if json_output else (str(result.metrics) if result.metrics else None), json_output)

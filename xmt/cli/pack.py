@@ -10,13 +10,8 @@ import typer
 
 from xmt.cli import options as O
 from xmt.cli.common import (ClassesOption, ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption,
-                            RootOption, emit, list_classes, options_of, setup)
-from xmt.data.packs import COMPRESSIONS, PackResult, write_pack
-from xmt.data.readers import drop_duplicates, open_image_set
-from xmt.data.validation import Problems
-from xmt.engine.output_kinds import pack_of
-from xmt.engine.outputs import Output, claim_outputs
-from xmt.engine.console import warn
+                            RootOption, emit, options_of, setup)
+from xmt.stages.pack import COMPRESSIONS, run_pack
 
 SizeOption = Annotated[int, typer.Option(parser=O.SIZE, help="Stored size in pixels: shorter side resized, centre crop "
                                          "(depth without blending invalid pixels).")]
@@ -49,24 +44,8 @@ def command(
     """Check one modality's images and pack them into one HDF5 file (the TR target images, or RGB for train-source)."""
     options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
     setup(quiet)
-    data, root = data.absolute(), root and root.absolute()
-    # --root is only the base of the list's paths (often `.`), not an input to keep the pack out of
-    with claim_outputs([Output(out, pack_of("images"))], inputs=[data], force=force) as claim:
-        problems = Problems()
-        images = open_image_set(data, modality, depth_scale, root, problems, list_classes(classes))
-        base = root or (data if data.is_dir() else data.parent)
-        images = drop_duplicates(images, problems, base)
-        provenance = {"format": images.kind, "options": options}
-        if images.list_labels is not None:
-            provenance["list_labels"] = images.list_labels
-        result = write_pack(claim.temporary(out), {modality: images}, size, provenance,
-                            root=base, compression=compression, workers=workers, problems=problems, skip_bad=skip_bad)
-    report_skipped(result, "images", out)
-    emit({"pack": str(out), "images": result.count, "classes": images.classes, "skipped": len(result.problems)}
-         if json_output else str(out), json_output)
-
-
-def report_skipped(result: PackResult, what: str, out: Path) -> None:
-    if result.problems:
-        warn(f"--skip-bad left out {len(result.problems)} problem input(s); packed {result.count} {what}; "
-             f"the problems are recorded in {out} (skipped/)")
+    result = run_pack(data=data, modality=modality, out=out, size=size, root=root, classes_file=classes,
+                      depth_scale_mm=depth_scale, compression=compression, skip_bad=skip_bad, workers=workers,
+                      force=force, cli_options=options)
+    emit({"pack": str(result.pack), "images": result.count, "classes": result.classes, "skipped": result.skipped}
+         if json_output else str(result.pack), json_output)

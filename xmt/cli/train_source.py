@@ -9,10 +9,8 @@ import typer
 
 from xmt.cli import options as O
 from xmt.cli.common import (ClassesOption, ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
-                            QuietOption, ResumeOption, RootOption, SeedOption, WorkersOption, emit, list_classes,
-                            options_of, setup)
+                            QuietOption, ResumeOption, RootOption, SeedOption, WorkersOption, emit, options_of, setup)
 from xmt.methods.source import SourceConfig
-from xmt.models.backbones import get_backbone_spec
 from xmt.stages.train_source import run_train_source
 
 D = SourceConfig()
@@ -48,12 +46,11 @@ def command(
     """Train the source model on labelled RGB images; writes a source-model checkpoint and its log (.jsonl)."""
     options = options_of(locals())
     torch_device = setup(quiet, device)
-    get_backbone_spec(backbone)
     settings = SourceConfig(backbone=backbone, pretrained=pretrained, epochs=epochs, batch_size=batch_size, lr=lr,
                             backbone_lr_mult=backbone_lr_mult, weight_decay=weight_decay,
                             label_smoothing=label_smoothing, val_fraction=val_fraction, size=size, augment=augment,
                             seed=seed, precision=precision, workers=workers)
     result = run_train_source(data=data, out=out, config=settings, device=torch_device, root=root,
-                              classes=list_classes(classes), force=force, resume=resume, cli_options=options)
+                              classes_file=classes, force=force, resume=resume, cli_options=options)
     emit({"checkpoint": str(result.checkpoint), "log": str(result.log), "best_epoch": result.best_epoch,
           "val_accuracy": result.val_accuracy} if json_output else str(result.checkpoint), json_output)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 
@@ -33,8 +33,21 @@ from xmt.methods.inference import predict
 from xmt.models.bn_stats import running_statistics
 from xmt.models.classifier import Classifier
 from xmt.pseudo_labels import PseudoLabels, class_histogram, label_change_fraction, shot_pseudo_labels, socket_pseudo_labels
+from xmt.registry import Registry
 
-SELECTIONS = ("last", "im")
+# --select: which epoch's weights a transfer keeps, as the Selection the Trainer applies.
+SELECTIONS: Registry[Callable[[], Selection]] = Registry("selection criterion")
+
+
+@SELECTIONS.register("last")
+def last_epoch() -> Selection:
+    return Selection()
+
+
+@SELECTIONS.register("im")
+def lowest_snapshot_im() -> Selection:
+    """The epoch whose end-of-epoch snapshot has the lowest IM loss on the TR images (label-free)."""
+    return Selection("end_snapshot_im", "min")
 
 
 @dataclass
@@ -117,6 +130,16 @@ class Objective:
         return asdict(self) if hasattr(self, "__dataclass_fields__") else {}
 
 
+# --method: each Objective registers itself in its own module of xmt/methods/ (see tent.py).
+METHODS: Registry[Callable[..., Objective | None]] = Registry("transfer method")
+
+
+@METHODS.register("source-only")
+def source_only() -> None:
+    """No objective: the source model's weights, reading the target modality through its recipe; nothing trains."""
+    return None
+
+
 @dataclass
 class AdaptResult:
     model: Classifier
@@ -148,7 +171,7 @@ class Adaptation(Procedure):
                  device: torch.device, labels: torch.Tensor | None):
         self.data, self.objective, self.config, self.device = data, objective, config, device
         self.name = f"transfer {objective.name}"
-        self.selection = Selection("end_snapshot_im", "min") if config.select == "im" else Selection()
+        self.selection = SELECTIONS.create(config.select)
         self.model = copy.deepcopy(source).to(device).train()
         groups = objective.trainable(self.model, config)
         for p in self.model.parameters():

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xmt.losses import information_maximization, pseudo_label_cross_entropy
-from xmt.methods.adapt import Batch, Objective
+from xmt.methods.adapt import METHODS, Batch, Objective
 
 
+@METHODS.register("shot")
 @dataclass
 class ShotObjective(Objective):
     name = "shot"

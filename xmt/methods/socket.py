@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 from xmt.losses import (batchnorm_statistics_loss, feature_alignment, information_maximization,
                         pseudo_label_cross_entropy, socket_bn_layer_weights)
-from xmt.methods.adapt import Batch, Objective, source_statistics_reference
+from xmt.methods.adapt import METHODS, Batch, Objective, source_statistics_reference
 from xmt.models.bn_stats import record_batchnorm_inputs
 
 
+@METHODS.register("socket")
 @dataclass
 class SocketObjective(Objective):
     name = "socket"

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from xmt.losses import mean_entropy
-from xmt.methods.adapt import Batch, Objective
+from xmt.methods.adapt import METHODS, Batch, Objective
 
 
 BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -26,6 +26,7 @@ def batchnorm_affine_parameters(module: nn.Module) -> list[nn.Parameter]:
             for p in (m.weight, m.bias)]
 
 
+@METHODS.register("tent")
 @dataclass
 class TentObjective(Objective):
     name = "tent"

@@ -21,13 +21,14 @@ from xmt.losses import (batchnorm_statistics_loss, feature_alignment, informatio
                         pseudo_label_cross_entropy, socket_bn_layer_weights, teacher_confidence)
 from xmt.bounds import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL
 from xmt.errors import UserError
-from xmt.methods.adapt import Batch, Objective, source_statistics_reference
+from xmt.methods.adapt import METHODS, Batch, Objective, source_statistics_reference
 from xmt.models.bn_stats import record_batchnorm_inputs
 
 IGNORE = -1
 KL_WEIGHTINGS = ("none", "confidence")
 
 
+@METHODS.register("tgkt")
 @dataclass
 class TgktObjective(Objective):
     name = "tgkt"

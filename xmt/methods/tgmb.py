@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from xmt.data.batches import NativeImages, index_batches, to_device_batches
+from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
+                              to_device_batches)
 from xmt.data.encoding import EncodingRecipe
-from xmt.engine.loop import Procedure, Trainer
+from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.run_state import RunState
 from xmt.losses import (
     GAN_KINDS,
@@ -35,37 +36,75 @@ from xmt.losses import (
     gan_discriminator_loss,
     gan_generator_loss,
     information_maximization,
+    kl_distillation,
     marginal_entropy,
     mean_entropy,
+    perceptual_distance,
     reconstruction_mse,
     socket_bn_layer_weights,
 )
-from xmt.models.bn_stats import record_batchnorm_inputs, running_statistics
+from xmt.models.bn_stats import record_batchnorm_inputs, record_feature_maps, running_statistics
 from xmt.models.classifier import Classifier
-from xmt.models.discriminator import build_discriminator
+from xmt.models.discriminator import NORMS, build_discriminator
 from xmt.models.translators import TRANSLATORS, Translator, build_translator
-from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
+from xmt.bounds import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
+from xmt.settings import check_declared, setting
 
 _EVAL_BATCH = 256
 _TR_MONITOR = 512  # TR images whose translations are scored each epoch
+PERCEPTUAL_LAYERS = 4  # feature maps of L_perc, spread over the source backbone's depth
+# --select: the held-out record each criterion minimises (None: the last epoch)
+SELECTION_KEYS = {"last": None, "val-rec": "val_rec", "val-kl": "val_kl", "val-perc": "val_perc"}
+
+
+TRAIN, LOSSES, DISCRIMINATOR = "Training", "Losses (0 switches a term off)", "Discriminator"
 
 
 @dataclass
 class BridgeConfig:
-    translator: str = "unet"
-    translator_args: dict = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 2e-4
-    d_lr: float = 2e-4
-    alpha_rec: float = 1.0
-    alpha_d: float = 0.05
-    alpha_im: float = 0.1
-    alpha_bn: float = 0.0
-    alpha_feat: float = 0.0
-    gan_loss: str = "nonsaturating"
-    holdout_fraction: float = 0.1
+    translator: str = setting("unet", "light (the paper's: 1x1 lift, BN, conv), unet (pix2pix-style) or vq "
+                              "(VQ-GAN-style).", panel=TRAIN)
+    translator_args: dict = field(default_factory=dict)  # --translator-arg KEY=VALUE
+    epochs: int = setting(30, "Passes over the TI pairs.", bounds=COUNT, panel=TRAIN)
+    steps: int = setting(0, "Training length in steps instead (0: --epochs); rounded up to whole epochs.",
+                         bounds=NON_NEGATIVE_INT, panel=TRAIN)
+    batch_size: int = setting(32, "TI pairs (and as many TR images) a step.", bounds=COUNT, panel=TRAIN)
+    lr: float = setting(2e-4, "Adam learning rate of the translator.", bounds=POSITIVE, panel=TRAIN)
+    augment: bool = setting(False, "Paired augmentation of the TI pairs: the same random flip and shift of both "
+                            "images of a pair.", panel=TRAIN)
+    select: str = setting("last", "Which epoch's translator to keep: last, or the best by a label-free criterion "
+                          "on the held-out TI pairs: val-rec (lowest L_rec), val-kl (lowest KL of the source "
+                          "model's predictions on the translations against those on their RGB), val-perc "
+                          "(lowest perceptual distance).", choices=("last", "val-rec", "val-kl", "val-perc"),
+                          panel=TRAIN)
+    holdout_fraction: float = setting(0.1, "TI pairs held out to monitor L_rec, PSNR and the preview.",
+                                      bounds=Bounds(0.0, 0.5), panel=TRAIN)
+    alpha_rec: float = setting(1.0, "Weight of L_rec, MSE to the paired TI RGB (paper Eq. 1).", bounds=NON_NEGATIVE,
+                               panel=LOSSES)
+    alpha_perc: float = setting(0.0, "Weight of L_perc: feature maps of several blocks of the frozen source "
+                                "backbone on a TI translation against those on its paired RGB (ours).",
+                                bounds=NON_NEGATIVE, panel=LOSSES)
+    alpha_kl: float = setting(0.0, "Weight of L_kl: KL of the source model's predictions on a TI translation from "
+                              "those on its paired RGB (ours).", bounds=NON_NEGATIVE, panel=LOSSES)
+    alpha_d: float = setting(0.05, "Weight of the adversarial loss (0: no discriminator).", bounds=NON_NEGATIVE,
+                             panel=LOSSES)
+    alpha_im: float = setting(0.1, "Weight of the source model's information maximisation on translated TR "
+                              "images.", bounds=NON_NEGATIVE, panel=LOSSES)
+    alpha_bn: float = setting(0.0, "Weight of BatchNorm-statistics matching inside the source model (ours).",
+                              bounds=NON_NEGATIVE, panel=LOSSES)
+    alpha_feat: float = setting(0.0, "Weight of the source-feature distance on TI pairs (ours).", bounds=NON_NEGATIVE,
+                                panel=LOSSES)
+    d_lr: float = setting(2e-4, "Adam learning rate of the discriminator.", bounds=POSITIVE, panel=DISCRIMINATOR)
+    d_layers: int = setting(3, "Stride-2 layers of the PatchGAN discriminator: each of its logits sees a patch of "
+                            "16 (1), 34 (2), 70 (3) or 142 (4) pixels; keep it below the image size, or the "
+                            "discriminator can tell scenes apart rather than real from translated.",
+                            bounds=Bounds(1, 4, integer=True), panel=DISCRIMINATOR)
+    d_norm: str = setting("instance", "Normalisation of the discriminator's layers.", choices=NORMS,
+                          panel=DISCRIMINATOR)
+    gan_loss: str = setting("nonsaturating", "The adversarial loss.", choices=GAN_KINDS, panel=DISCRIMINATOR)
+    save_epochs: bool = setting(False, "Also keep every epoch's translator (epochs/translator-eNNN.safetensors), "
+                                "to study or choose among them later.", panel=TRAIN)
     seed: int = 0
     precision: str = "fp32"
 
@@ -73,19 +112,13 @@ class BridgeConfig:
         """Refuse settings that cannot train. With `size`, the translator is also run once on a blank batch of
         such images, so that an argument that does not fit them (a vq downsampling the size is not a multiple
         of, another channel count) stops the run before any data is loaded."""
-        if self.translator not in TRANSLATORS:
-            raise UserError(f"unknown translator {self.translator!r}; known: {', '.join(sorted(TRANSLATORS))}")
+        TRANSLATORS.get(self.translator)  # an unknown name stops here, listing the known ones
         self._check_translator_fits(size, channels)
-        if self.gan_loss not in GAN_KINDS:
-            raise UserError(f"unknown GAN loss {self.gan_loss!r}; known: {', '.join(GAN_KINDS)}")
-        weights = {"alpha-rec": self.alpha_rec, "alpha-d": self.alpha_d, "alpha-im": self.alpha_im,
-                   "alpha-bn": self.alpha_bn, "alpha-feat": self.alpha_feat}
-        negative = [name for name, w in weights.items() if NON_NEGATIVE.problem(w)]
-        if negative:
-            raise UserError(f"loss weights must be finite and >= 0: {', '.join(negative)}")
-        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
-                        "--lr": (self.lr, POSITIVE), "--d-lr": (self.d_lr, POSITIVE),
-                        "--holdout-fraction": (self.holdout_fraction, Bounds(0.0, 0.5)), "--seed": (self.seed, SEED)})
+        check_declared(self)
+        check_settings({"--seed": (self.seed, SEED)})
+        if size is not None and size < 3 * 2 ** self.d_layers and self.alpha_d > 0:
+            raise UserError(f"--d-layers {self.d_layers}: the discriminator needs images of at least "
+                            f"{3 * 2 ** self.d_layers} pixels, these are {size}")
 
     def _check_translator_fits(self, size: int | None, channels: int) -> None:
         args = " ".join(f"{k}={v}" for k, v in self.translator_args.items())
@@ -117,6 +150,7 @@ class BridgeResult:
     config: dict
     log: list[dict]
     holdout: np.ndarray  # TI rows held out for monitoring and the preview
+    epoch_translators: list[dict] = field(default_factory=list)  # with save_epochs: each epoch's weights
 
 
 def _split_holdout(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +177,10 @@ class Bridge(Procedure):
             p.requires_grad_(False)
         self.translator = build_translator(config.translator, **config.translator_args).to(device)
         self.translator.train()
-        self.discriminator = build_discriminator().to(device) if config.alpha_d > 0 else None
+        self.discriminator = (build_discriminator(n_layers=config.d_layers, norm=config.d_norm).to(device)
+                              if config.alpha_d > 0 else None)
+        self.selection = Selection(SELECTION_KEYS[config.select], "min", "translator")
+        self.epoch_translators: list[dict] = []  # with save_epochs: each epoch's weights, on the CPU
         means, variances = running_statistics(source.backbone)
         self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
         self.bn_weights = socket_bn_layer_weights(len(means)) if means else []
@@ -155,9 +192,11 @@ class Bridge(Procedure):
         self.optimizer = torch.optim.Adam(self.translator.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.d_optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr, betas=(0.5, 0.999))
                             if self.discriminator is not None else None)
-        self.epochs = config.epochs
         self.steps_per_epoch = max(1, math.ceil(len(self.train_rows) / config.batch_size))
+        # --steps: a length that does not depend on how many TI pairs there are (whole epochs, rounded up)
+        self.epochs = math.ceil(config.steps / self.steps_per_epoch) if config.steps else config.epochs
         self.ti_batches: list[torch.Tensor] = []
+        self.ti_augmentation: list[tuple[torch.Tensor, ...]] = []
         self.tr_batches: list[torch.Tensor] = []
         self.baseline = self.identity_baseline(self.holdout)
 
@@ -179,11 +218,17 @@ class Bridge(Procedure):
         tr_order = torch.cat([torch.randperm(n_tr, generator=loop.generator)
                               for _ in range(math.ceil(steps * c.batch_size / n_tr))])
         self.tr_batches = to_device_batches(list(tr_order[: steps * c.batch_size].split(c.batch_size)), self.device)
+        if c.augment:  # drawn after the batches, so that without it the generator's stream is as before
+            self.ti_augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.ti_batches],
+                                                           self.device)
 
     def step(self, epoch: int, i: int, loop: Trainer):
-        return self.train_step(loop.shard(self.ti_batches[i]), loop.shard(self.tr_batches[i]), loop)
+        augmentation = tuple(map(loop.shard, self.ti_augmentation[i])) if self.config.augment else None
+        return self.train_step(loop.shard(self.ti_batches[i]), loop.shard(self.tr_batches[i]), loop, augmentation)
 
     def end_epoch(self, epoch: int, loop: Trainer) -> dict:
+        if self.config.save_epochs:
+            self.epoch_translators.append({k: v.detach().cpu().clone() for k, v in self.translator.state_dict().items()})
         return {**self.monitor(self.holdout, self.tr_sample), **self.baseline}
 
     # ---- encoding -----------------------------------------------------------------------------
@@ -197,14 +242,18 @@ class Bridge(Procedure):
         return self.data.source_recipe.normalise(rgb_unit)
 
     # ---- one training step --------------------------------------------------------------------
-    def train_step(self, ti_idx: torch.Tensor, tr_idx: torch.Tensor, loop: Trainer) -> tuple[torch.Tensor, dict]:
+    def train_step(self, ti_idx: torch.Tensor, tr_idx: torch.Tensor, loop: Trainer,
+                   augmentation: tuple[torch.Tensor, ...] | None = None) -> tuple[torch.Tensor, dict]:
         """The translator's loss on one TI and one TR batch; the discriminator steps here, outside autocast and
         through its own scaler, between the translations and the translator's adversarial term."""
         c = self.config
         terms: dict[str, torch.Tensor] = {}
-        real_ti = self.normalise(self.rgb_unit(ti_idx))
+        rgb, target = self.rgb_unit(ti_idx), self.target_unit(self.data.ti_target, ti_idx)
+        if augmentation is not None:  # the same flip and shift of both images of a pair
+            rgb, target = apply_augmentation(rgb, *augmentation), apply_augmentation(target, *augmentation)
+        real_ti = self.normalise(rgb)
         with loop.autocast():
-            fake_ti = self.normalise(self.translator(self.target_unit(self.data.ti_target, ti_idx)).float())
+            fake_ti = self.normalise(self.translator(target).float())
             loss = c.alpha_rec * reconstruction_mse(fake_ti, real_ti) if c.alpha_rec > 0 else fake_ti.new_zeros(())
             terms["rec"] = reconstruction_mse(fake_ti.detach(), real_ti)
             aux = self.translator.aux_loss()
@@ -236,13 +285,32 @@ class Bridge(Procedure):
                     bn_loss = batchnorm_statistics_loss(bn.means, bn.vars, *self.bn_reference, self.bn_weights)
                     terms["bn"] = bn_loss.detach()
                     loss = loss + c.alpha_bn * bn_loss
-            if c.alpha_feat > 0:
-                _, fake_features = self.source(fake_ti)
-                _, real_features = self.source(real_ti)
-                feat = feature_alignment(fake_features.float(), real_features.float(), reduction="mean")
-                terms["feat"] = feat.detach()
-                loss = loss + c.alpha_feat * feat
+            if c.alpha_feat > 0 or c.alpha_perc > 0 or c.alpha_kl > 0:
+                loss = loss + self.source_guidance(fake_ti, real_ti, terms)
         return loss, terms
+
+    def source_guidance(self, fake_ti: torch.Tensor, real_ti: torch.Tensor, terms: dict) -> torch.Tensor:
+        """L_feat, L_perc and L_kl: what the frozen source model sees in a TI translation against its paired RGB.
+        The RGB side is a fixed target, so it is read without gradients."""
+        c = self.config
+        with torch.no_grad(), record_feature_maps(self.source.backbone, PERCEPTUAL_LAYERS) as real_maps:
+            real_logits, real_features = self.source(real_ti)
+        with record_feature_maps(self.source.backbone, PERCEPTUAL_LAYERS) as fake_maps:
+            fake_logits, fake_features = self.source(fake_ti)
+        loss = fake_ti.new_zeros(())
+        if c.alpha_feat > 0:
+            terms["feat"] = feature_alignment(fake_features.float(), real_features.float(), reduction="mean")
+            loss = loss + c.alpha_feat * terms["feat"]
+        if c.alpha_perc > 0:
+            terms["perc"] = perceptual_distance(fake_maps, real_maps)
+            loss = loss + c.alpha_perc * terms["perc"]
+        if c.alpha_kl > 0:
+            terms["kl"] = kl_distillation(torch.softmax(real_logits.float(), 1), fake_logits.float())
+            loss = loss + c.alpha_kl * terms["kl"]
+        for name in ("feat", "perc", "kl"):
+            if name in terms:
+                terms[name] = terms[name].detach()
+        return loss
 
     # ---- label-free monitoring ----------------------------------------------------------------
     @torch.no_grad()
@@ -256,13 +324,15 @@ class Bridge(Procedure):
         return torch.cat(out) if out else torch.empty(0, 3, 1, 1, device=self.device)
 
     @torch.no_grad()
-    def source_outputs(self, rgb_unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs, feats = [], []
+    def source_outputs(self, rgb_unit: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The source model's probabilities on images in [0, 1], and its PERCEPTUAL_LAYERS feature maps."""
+        probs, maps = [], []
         for chunk in rgb_unit.split(_EVAL_BATCH):
-            logits, features = self.source(self.normalise(chunk))
+            with record_feature_maps(self.source.backbone, PERCEPTUAL_LAYERS) as chunk_maps:
+                logits, _ = self.source(self.normalise(chunk))
             probs.append(torch.softmax(logits.float(), 1))
-            feats.append(features.float())
-        return torch.cat(probs), torch.cat(feats)
+            maps.append([m.float() for m in chunk_maps])
+        return torch.cat(probs), [torch.cat(layer) for layer in zip(*maps)]
 
     @torch.no_grad()
     def monitor(self, holdout: torch.Tensor, tr_sample: torch.Tensor) -> dict:
@@ -273,8 +343,10 @@ class Bridge(Procedure):
             mse01 = torch.mean((fake - real) ** 2).item()
             record["val_rec"] = reconstruction_mse(self.normalise(fake), self.normalise(real)).item()
             record["val_psnr"] = psnr(mse01)
-            agree = self.source_outputs(fake)[0].argmax(1) == self.source_outputs(real)[0].argmax(1)
-            record["val_source_agreement"] = agree.float().mean().item()
+            (fake_probs, fake_maps), (real_probs, real_maps) = self.source_outputs(fake), self.source_outputs(real)
+            record["val_source_agreement"] = (fake_probs.argmax(1) == real_probs.argmax(1)).float().mean().item()
+            record["val_kl"] = kl_distillation(real_probs, fake_probs.clamp_min(1e-12).log()).item()
+            record["val_perc"] = perceptual_distance(fake_maps, real_maps).item() if fake_maps else 0.0
         probs = self.source_outputs(self.translate_unit(self.data.tr_target, tr_sample))[0]
         record["tr_mean_entropy"] = mean_entropy(probs).item()
         record["tr_marginal_entropy"] = marginal_entropy(probs).item()
@@ -301,7 +373,7 @@ def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, dev
     bridge = Bridge(source, data, config, device, trainer.generator)
     fitted = trainer.fit(bridge)
     bridge.translator.eval()
-    return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows)
+    return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows, bridge.epoch_translators)
 
 
 @torch.no_grad()

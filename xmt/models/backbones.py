@@ -9,30 +9,23 @@ import torch
 from torch import nn
 
 from xmt.errors import UserError
+from xmt.registry import Registry
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    name: str
     build: Callable[..., nn.Module]  # build(**args) -> module returning (N, feature_dim)
     feature_dim: Callable[..., int]
     # file name torchvision uses for its ImageNet weights (looked up offline), None if there are none
     imagenet_file: str | None = None
     imagenet_sha256: str | None = None
 
-
-BACKBONES: dict[str, BackboneSpec] = {}
-
-
-def register(spec: BackboneSpec) -> BackboneSpec:
-    BACKBONES[spec.name] = spec
-    return spec
+    def __call__(self, **args) -> tuple[nn.Module, int]:
+        return self.build(**args), self.feature_dim(**args)
 
 
-def get_backbone_spec(name: str) -> BackboneSpec:
-    if name not in BACKBONES:
-        raise UserError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
-    return BACKBONES[name]
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
+get_backbone_spec = BACKBONES.get  # the name `xmt train-source` checks its --backbone with
 
 
 class Pooled(nn.Module):
@@ -73,16 +66,15 @@ def _resnet(depth: int) -> nn.Module:
     return net
 
 
-register(BackboneSpec("smallcnn", _small_cnn, lambda width=32: 8 * width))
-register(BackboneSpec("mobilenet_v2", _mobilenet_v2, lambda: 1280, "mobilenet_v2-b0353104.pth",
-                      "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"))
-register(BackboneSpec("resnet18", lambda: _resnet(18), lambda: 512, "resnet18-f37072fd.pth"))
-register(BackboneSpec("resnet50", lambda: _resnet(50), lambda: 2048, "resnet50-11ad3fa6.pth"))
+BACKBONES.register("smallcnn")(BackboneSpec(_small_cnn, lambda width=32: 8 * width))
+BACKBONES.register("mobilenet_v2")(BackboneSpec(_mobilenet_v2, lambda: 1280, "mobilenet_v2-b0353104.pth",
+                                                "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"))
+BACKBONES.register("resnet18")(BackboneSpec(lambda: _resnet(18), lambda: 512, "resnet18-f37072fd.pth"))
+BACKBONES.register("resnet50")(BackboneSpec(lambda: _resnet(50), lambda: 2048, "resnet50-11ad3fa6.pth"))
 
 
 def build_backbone(name: str, **args) -> tuple[nn.Module, int]:
-    spec = get_backbone_spec(name)
     try:
-        return spec.build(**args), spec.feature_dim(**args)
+        return BACKBONES.create(name, **args)
     except TypeError as exc:
         raise UserError(f"backbone {name}: bad arguments {args} ({exc})")

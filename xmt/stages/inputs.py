@@ -9,8 +9,13 @@ import numpy as np
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.modalities import TARGET_MODALITIES
 from xmt.data.packs import PackImageSet, read_pack_header
-from xmt.data.readers import ImageSet, open_image_set
+from xmt.data.readers import ImageSet, open_image_set, read_classes_file
 from xmt.errors import UserError
+
+
+def read_classes(path: str | Path | None) -> list[str] | None:
+    """The class names of a --classes file (line i naming label i), if one is given."""
+    return None if path is None else read_classes_file(path)
 
 
 def check_target_modality(target: str) -> str:

@@ -13,7 +13,9 @@ from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.run_state import open_run_state
 from xmt.methods.source import SourceConfig, train_source
+from xmt.models.backbones import get_backbone_spec
 from xmt.models.io import save_model
+from xmt.stages.inputs import read_classes
 
 
 @dataclass
@@ -25,8 +27,10 @@ class SourceOutputs:
 
 
 def run_train_source(*, data: Path, out: Path, config: SourceConfig, device: torch.device, root: Path | None = None,
-                     classes: list[str] | None = None, force: bool = False, resume: bool = False,
+                     classes_file: Path | None = None, force: bool = False, resume: bool = False,
                      cli_options: dict | None = None) -> SourceOutputs:
+    get_backbone_spec(config.backbone)  # an unknown backbone is refused before any output is claimed
+    classes = read_classes(classes_file)
     log_path = out.with_suffix(".jsonl")
     outputs = [Output(out, checkpoint_of("source-model")), Output(log_path, JSONL_LOG)]
     with claim_outputs(outputs, inputs=[data], force=force) as claim, \

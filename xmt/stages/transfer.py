@@ -18,18 +18,14 @@ from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
-from xmt.methods.adapt import AdaptConfig, AdaptData, Objective, adapt
+from xmt.methods.adapt import METHODS, AdaptConfig, AdaptData, Objective, adapt
 from xmt.methods.inference import predict
-from xmt.methods.oracle import OracleObjective
-from xmt.methods.shot import ShotObjective
-from xmt.methods.socket import SocketObjective
-from xmt.methods.tent import TentObjective
-from xmt.methods.tgkt import TgktObjective
 from xmt.models.io import LoadedModel, load_model, save_model
+from xmt.registry import import_submodules
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)
 
-METHODS = ("tgkt", "shot", "socket", "tent", "source-only", "oracle")
+import_submodules("xmt.methods")  # every objective in xmt/methods/ registers itself in METHODS
 STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
 
 
@@ -42,10 +38,10 @@ class TransferOutputs:
 
 
 def build_objective(method: str, tgkt_settings: dict) -> Objective | None:
-    if method not in METHODS:
+    """The method's objective, None for source-only; only TGKT takes settings from the command line."""
+    if method not in METHODS:  # named as the option, which is what the user typed
         raise UserError(f"--method {method}: expected one of {', '.join(METHODS)}")
-    return {"tgkt": lambda: TgktObjective(**tgkt_settings), "shot": ShotObjective, "socket": SocketObjective,
-            "tent": TentObjective, "oracle": OracleObjective, "source-only": lambda: None}[method]()
+    return METHODS.create(method, **(tgkt_settings if method == "tgkt" else {}))
 
 
 def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -> EncodingRecipe:

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xmt.data.adapters import AdapterOptions, Found, require_modality
+from xmt.data.adapters import FORMATS, AdapterOptions, Found, require_modality
 from xmt.data.h5files import ProcessLocalH5
 from xmt.data.pairing import pairs_from_rows
 from xmt.data.readers import ImageSet
@@ -47,6 +47,7 @@ class NyuImageSet(ProcessLocalH5, ImageSet):
         return metres_to_millimetres(array.T)  # (W, H) -> (H, W)
 
 
+@FORMATS.register("nyuv2")
 def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
     require_modality(options, "depth", "nyuv2")
     if options.depth_scale_mm is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from xmt.data.adapters import AdapterOptions, Found, require_modality
+from xmt.data.adapters import FORMATS, AdapterOptions, Found, require_modality
 from xmt.data.pairing import file_set_maker, pairs_from_keys
 from xmt.data.validation import Problems
 
@@ -18,6 +18,7 @@ CATEGORIES = ("country", "field", "forest", "indoor", "mountain", "oldbuilding",
 _NAME = re.compile(r"^(?P<stem>.+)_(?P<side>rgb|nir)\.tiff?$", re.IGNORECASE)
 
 
+@FORMATS.register("rgbnir")
 def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
     require_modality(options, "nir", "rgbnir")
     if (root / "nirscene1").is_dir():

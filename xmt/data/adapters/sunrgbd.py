@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmt.data.adapters import AdapterOptions, Found, require_modality
+from xmt.data.adapters import FORMATS, AdapterOptions, Found, require_modality
 from xmt.data.pairing import pairs_from_rows
 from xmt.data.readers import ImageSet
 from xmt.data.validation import Problems
@@ -53,6 +53,7 @@ def _make_set(root: Path):
     return make
 
 
+@FORMATS.register("sunrgbd")
 def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
     require_modality(options, "depth", "sunrgbd")
     if options.depth_scale_mm is not None:

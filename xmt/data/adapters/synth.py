@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xmt.data.adapters import AdapterOptions, Found
+from xmt.data.adapters import FORMATS, AdapterOptions, Found
 from xmt.data.modalities import TARGET_MODALITIES
 from xmt.data.pairing import pair_folders
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 
 
+@FORMATS.register("synth")
 def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
     manifest_path = root / "manifest.json"
     try:

@@ -1,0 +1,81 @@
+"""Settings declared once: a config dataclass's field carries its help text and the values it accepts.
+
+    @dataclass
+    class BridgeConfig:
+        lr: float = setting(2e-4, "Adam learning rate of the translator.", bounds=POSITIVE)
+
+The command-line option (`--lr`, with its help and a parse-time range check), the --config TOML key
+(`lr`), the library's check (`check_declared`) and the stored metadata (`declared_values`) all come from
+this one line. Plain fields (no `setting`) are internal: they get no option of their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any, Container, Iterable
+
+from xmt.bounds import Bounds
+from xmt.errors import UserError
+
+_KEY = "xmt.setting"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    bounds: Bounds | None = None
+    choices: Container | None = None  # any container that iterates its names (a tuple, a Registry)
+    panel: str | None = None  # the --help section the option is listed under
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def problem(self, value) -> str | None:
+        if self.bounds is not None:
+            return self.bounds.problem(value)
+        if self.choices is not None and value not in self.choices:
+            return f"{value!r}: expected one of {', '.join(map(str, self.choices))}"
+        return None
+
+
+def setting(default, help: str, *, bounds: Bounds | None = None, choices: Container | None = None,
+            panel: str | None = None) -> Any:
+    """A dataclass field that is also a user-facing option (see the module docstring)."""
+    return dataclasses.field(default=default, metadata={_KEY: (help, bounds, choices, panel)})
+
+
+def declared(config) -> list[Setting]:
+    """The declared settings of a config dataclass (class or instance), in field order."""
+    cls = config if isinstance(config, type) else type(config)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if _KEY in f.metadata:
+            help_text, bounds, choices, panel = f.metadata[_KEY]
+            out.append(Setting(f.name, hints[f.name], f.default, help_text, bounds, choices, panel))
+    return out
+
+
+def check_declared(config) -> None:
+    """Raise a UserError naming the option of the first declared setting whose value is refused."""
+    for s in declared(config):
+        problem = s.problem(getattr(config, s.name))
+        if problem is not None:
+            separator = " " if problem.startswith("'") else ": "
+            raise UserError(f"{s.flag}{separator}{problem}")
+
+
+def declared_values(config) -> dict:
+    """{name: value} of the declared settings: what a stage stores as the method's settings."""
+    return {s.name: getattr(config, s.name) for s in declared(config)}
+
+
+def changed_from_default(configs: Iterable[type], values: dict) -> list[Setting]:
+    """The declared settings of `configs` whose value in `values` differs from its default."""
+    return [s for cls in configs for s in declared(cls) if s.name in values and values[s.name] != s.default]
