@@ -159,3 +159,18 @@ def test_transfer_killed_and_resumed_is_bit_identical(method, tiny_synth, tiny_s
     assert same_weights(resumed, whole)
     assert log_without_timings(resumed.with_suffix(".jsonl")) == log_without_timings(whole.with_suffix(".jsonl"))
     assert not state_path(resumed).exists()
+
+
+def test_a_signal_during_the_state_write_arrives_once_the_write_is_done():
+    # raised inside torch.save's writer, Ctrl-C would surface as a RuntimeError and exit 1 instead of 130
+    import os
+    import signal
+
+    from xmt.engine.run_state import _signals_deferred
+
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            reached.append("the rest of the write")
+    assert reached == ["the rest of the write"]

@@ -12,7 +12,6 @@ from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, Depth
                             ForceOption, JsonOption, PrecisionOption, QuietOption, ResumeOption, RootOption,
                             SeedOption, WorkersOption, emit, options_of, parse_key_values, setup)
 from xmt.cli.declared import with_settings
-from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig
 from xmt.stages.bridge import run_bridge
 
@@ -52,9 +51,6 @@ def command(
     torch_device = setup(quiet, device)
     settings = BridgeConfig(**declared, translator_args=parse_key_values(translator_arg or [], "--translator-arg"),
                             seed=seed, precision=precision)
-    if settings.save_epochs and resume:
-        raise UserError("--save-epochs keeps every epoch's translator in memory, which --resume cannot restore: "
-                        "run it again from the start (--force)")
     outputs = run_bridge(source_model=source_model, ti=ti, target_data=target_data, target=target, out=out,
                          config=settings, device=torch_device, depth_range_m=(depth_near, depth_far),
                          depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,18 @@ def open_run_state(output: Path, options: dict, inputs: dict[str, str | Path | N
     state = RunState(output, fingerprint(options, inputs), resume=resume, force=force)
     state.check()
     return state
+
+
+@contextmanager
+def _signals_deferred():
+    """Hold Ctrl-C and SIGTERM while the state is written: raised inside torch.save's writer they surface as a
+    RuntimeError instead of the interruption they are. On leaving, a held signal arrives, after the write."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class RunState:
@@ -112,7 +126,7 @@ class RunState:
         state = {"format": STATE_FORMAT, "fingerprint": self.fingerprint, **state}
         tmp = self.path.parent / f".{self.path.name}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
         try:
-            with open(tmp, "wb") as f:
+            with _signals_deferred(), open(tmp, "wb") as f:
                 torch.save(state, f)
                 f.flush()
                 os.fsync(f.fileno())

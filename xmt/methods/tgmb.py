@@ -45,7 +45,7 @@ from xmt.losses import (
 )
 from xmt.models.bn_stats import record_batchnorm_inputs, record_feature_maps, running_statistics
 from xmt.models.classifier import Classifier
-from xmt.models.discriminator import NORMS, build_discriminator
+from xmt.models.discriminator import NORMS, build_discriminator, min_input_size
 from xmt.models.translators import TRANSLATORS, Translator, build_translator
 from xmt.bounds import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
@@ -116,9 +116,12 @@ class BridgeConfig:
         self._check_translator_fits(size, channels)
         check_declared(self)
         check_settings({"--seed": (self.seed, SEED)})
-        if size is not None and size < 3 * 2 ** self.d_layers and self.alpha_d > 0:
+
+    def check_discriminator_fits(self, size: int) -> None:
+        """A discriminator deeper than the images allow would leave no logit (checked once the inputs are)."""
+        if self.alpha_d > 0 and size < min_input_size(self.d_layers):
             raise UserError(f"--d-layers {self.d_layers}: the discriminator needs images of at least "
-                            f"{3 * 2 ** self.d_layers} pixels, these are {size}")
+                            f"{min_input_size(self.d_layers)} pixels, these are {size}")
 
     def _check_translator_fits(self, size: int | None, channels: int) -> None:
         args = " ".join(f"{k}={v}" for k, v in self.translator_args.items())
@@ -228,7 +231,8 @@ class Bridge(Procedure):
 
     def end_epoch(self, epoch: int, loop: Trainer) -> dict:
         if self.config.save_epochs:
-            self.epoch_translators.append({k: v.detach().cpu().clone() for k, v in self.translator.state_dict().items()})
+            weights = self.translator.state_dict()
+            self.epoch_translators.append({k: v.detach().cpu().clone() for k, v in weights.items()})
         return {**self.monitor(self.holdout, self.tr_sample), **self.baseline}
 
     # ---- encoding -----------------------------------------------------------------------------
@@ -324,11 +328,12 @@ class Bridge(Procedure):
         return torch.cat(out) if out else torch.empty(0, 3, 1, 1, device=self.device)
 
     @torch.no_grad()
-    def source_outputs(self, rgb_unit: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The source model's probabilities on images in [0, 1], and its PERCEPTUAL_LAYERS feature maps."""
+    def source_outputs(self, rgb_unit: torch.Tensor,
+                       with_maps: bool = True) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The source model's probabilities on images in [0, 1], and (with_maps) its PERCEPTUAL_LAYERS maps."""
         probs, maps = [], []
         for chunk in rgb_unit.split(_EVAL_BATCH):
-            with record_feature_maps(self.source.backbone, PERCEPTUAL_LAYERS) as chunk_maps:
+            with record_feature_maps(self.source.backbone, PERCEPTUAL_LAYERS if with_maps else 0) as chunk_maps:
                 logits, _ = self.source(self.normalise(chunk))
             probs.append(torch.softmax(logits.float(), 1))
             maps.append([m.float() for m in chunk_maps])
@@ -347,7 +352,7 @@ class Bridge(Procedure):
             record["val_source_agreement"] = (fake_probs.argmax(1) == real_probs.argmax(1)).float().mean().item()
             record["val_kl"] = kl_distillation(real_probs, fake_probs.clamp_min(1e-12).log()).item()
             record["val_perc"] = perceptual_distance(fake_maps, real_maps).item() if fake_maps else 0.0
-        probs = self.source_outputs(self.translate_unit(self.data.tr_target, tr_sample))[0]
+        probs = self.source_outputs(self.translate_unit(self.data.tr_target, tr_sample), with_maps=False)[0]
         record["tr_mean_entropy"] = mean_entropy(probs).item()
         record["tr_marginal_entropy"] = marginal_entropy(probs).item()
         record.update({f"t_{k}": v for k, v in self.translator.stats().items()})

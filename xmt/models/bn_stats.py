@@ -52,7 +52,7 @@ def record_batchnorm_inputs(model: nn.Module) -> Iterator[BatchNormInputs]:
 
 
 def evenly_spaced(layers: list, count: int) -> list:
-    """`count` of `layers` spread from the first to the last (all of them when there are fewer)."""
+    """`count` of `layers` spread from the first to the last (all of them when there are fewer; none for 0)."""
     if count >= len(layers):
         return list(layers)
     if count == 1:

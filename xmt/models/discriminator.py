@@ -67,7 +67,7 @@ class PatchDiscriminator(nn.Module):
                     apply_spectral_norm(layer)
 
     def forward(self, x: Tensor) -> Tensor:
-        min_size = 3 * 2 ** self._config["n_layers"]  # smaller inputs leave no logit after the last conv
+        min_size = min_input_size(self._config["n_layers"])
         if min(x.shape[-2:]) < min_size:
             raise ValueError(
                 f"discriminator needs H and W of at least {min_size}, got {x.shape[-2]}x{x.shape[-1]}"
@@ -77,6 +77,11 @@ class PatchDiscriminator(nn.Module):
     def config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments: build_discriminator(**d.config()) rebuilds it."""
         return dict(self._config)
+
+
+def min_input_size(n_layers: int) -> int:
+    """The smallest H and W that leave a logit after the last conv of a discriminator with `n_layers`."""
+    return 3 * 2 ** n_layers
 
 
 def build_discriminator(**kwargs: Any) -> PatchDiscriminator:

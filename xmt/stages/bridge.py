@@ -79,6 +79,9 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
                root: Path | None = None, resume: bool = False, stream: bool = False) -> BridgeOutputs:
     check_target_modality(target)
     config.check()
+    if config.save_epochs and resume:
+        raise UserError("--save-epochs keeps every epoch's translator in memory, which --resume cannot restore: "
+                        "run it again from the start (--force)")
     inputs = {"source_model": source_model, "ti": ti, "target_data": target_data}
     with claim_outputs([Output(out, BRIDGE_FOLDER)], inputs=inputs.values(), force=force) as claim, \
             open_run_state(out, cli_options or {}, inputs, resume=resume, force=force) as state:
@@ -93,6 +96,7 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         check_ti_classes(ti, source.classes)
         tr_set = open_target_images(target_data, target, size, depth_scale_mm, root)
         recipe = target_recipe(target, ti_target_set, size, depth_range_m)
+        config.check_discriminator_fits(size)
         data = BridgeData(
             ti_rgb=open_native(ti_rgb_set, source.recipe, workers, stream),
             ti_target=open_native(ti_target_set, recipe, workers, stream),
