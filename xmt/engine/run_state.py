@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import threading
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,13 +60,20 @@ def open_run_state(output: Path, options: dict, inputs: dict[str, str | Path | N
 @contextmanager
 def _signals_deferred():
     """Hold Ctrl-C and SIGTERM while the state is written: raised inside torch.save's writer they surface as a
-    RuntimeError instead of the interruption they are. On leaving, a held signal arrives, after the write."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    RuntimeError instead of the interruption they are. The handlers are swapped, not the signal mask, because
+    any of torch's threads may take a signal; on leaving, a held signal goes to the usual handler."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    held: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: held.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 class RunState:
