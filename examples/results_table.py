@@ -69,12 +69,19 @@ def cell(values: list[float | None]) -> str:
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
+def mean_interval(values: list[float]) -> tuple[float, float]:
+    """The mean and the half-width of its 95% t-interval, t * sd / sqrt(n) (0 for one value)."""
+    if len(values) < 2:
+        return statistics.mean(values), 0.0
+    return statistics.mean(values), T_975[len(values) - 1] * statistics.stdev(values) / len(values) ** 0.5
+
+
 def interval(values: list[float | None]) -> str:
-    """Mean paired difference and its 95% t-interval, mean +- t * sd / sqrt(n), over the seeds where both exist."""
+    """Mean paired difference and its 95% t-interval over the seeds where both runs exist."""
     found = [v for v in values if v is not None]
     if len(found) < 2:
         return cell(values)
-    mean, half = statistics.mean(found), T_975[len(found) - 1] * statistics.stdev(found) / len(found) ** 0.5
+    mean, half = mean_interval(found)
     seeds = "" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)"
     return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]{seeds}"
 

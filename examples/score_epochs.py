@@ -26,15 +26,18 @@ def main() -> None:
     parser.add_argument("--source-model", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True, help="labelled target images to score on")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--every", type=int, default=1, help="score every Nth epoch (and the last)")
     args = parser.parse_args()
     records = {r["epoch"]: r for r in read_jsonl(args.bridge / "bridge.jsonl") if "epoch" in r}
     translators = sorted((args.bridge / "epochs").glob("translator-e*.safetensors"))
     if not translators:
         raise SystemExit(f"{args.bridge}: no epochs/ folder; run xmt bridge with --save-epochs")
+    last = translators[-1]
+    translators = [p for p in translators if _epoch(p) % args.every == 0 or p == last]
     epochs = []
     with tempfile.TemporaryDirectory() as tmp:
         for path in translators:
-            epoch = int(path.stem.split("-e")[1])
+            epoch = _epoch(path)
             pack = Path(tmp) / f"{epoch}.h5"
             run_translate(translator_path=path, source_model=args.source_model, data=args.data, out=pack,
                           device=torch.device("cpu"))
@@ -45,6 +48,10 @@ def main() -> None:
     tmp_out = args.out.with_name(args.out.name + ".tmp")
     tmp_out.write_text(json.dumps({"bridge": str(args.bridge), "epochs": epochs}, indent=2))
     tmp_out.replace(args.out)
+
+
+def _epoch(path: Path) -> int:
+    return int(path.stem.split("-e")[1])
 
 
 if __name__ == "__main__":

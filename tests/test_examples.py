@@ -73,3 +73,16 @@ def test_criteria_table_ranks_criteria_by_how_they_track_test_accuracy(tmp_path)
     assert rows["`val_rec`"][0] == "1.00" and rows["`val_rec`"][2] == "60.0"  # picks 0.5 and 0.7
     assert rows["`val_kl`"][0] == "-1.00" and rows["`val_kl`"][2] == "15.0"  # picks 0.2 and 0.1
     assert rows["last epoch"][2] == "50.0"
+
+
+def test_plot_results_draws_a_png_from_the_metrics(tmp_path):
+    for seed, (socket, oracle) in {"0": (0.2, 0.8), "1": (0.4, 0.9)}.items():
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "socket.json", socket)
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "oracle.json", oracle)
+    out = tmp_path / "img" / "results.png"
+    subprocess.run([sys.executable, str(EXAMPLES / "plot_results.py"), str(tmp_path), "--tasks", "nir",
+                    "--seeds", "0 1", "--methods", "socket tgkt", "--out", str(out)], check=True, cwd=EXAMPLES)
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width > 300

@@ -1,0 +1,54 @@
+"""TGKT's teacher: the agreement guard on L_KL's weight and cluster-level votes (xmt/methods/teacher.py)."""
+
+import numpy as np
+import pytest
+import torch
+
+from xmt.methods.teacher import cluster_votes, guard_weight
+
+
+def _predictors(accuracies, k=10, n=20000, seed=0):
+    """Independent predictors: right with probability a, else a uniformly drawn wrong class."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    return [np.where(rng.random(n) < a, truth, (truth + rng.integers(1, k, n)) % k) for a in accuracies]
+
+
+def test_a_teacher_well_above_the_others_is_trusted_fully():
+    teacher, *others = _predictors((0.8, 0.5, 0.4))
+    decision = guard_weight(teacher, others, 10, margin=0.1)
+    assert decision.weight == 1.0
+    assert decision.teacher_accuracy == pytest.approx(0.8, abs=0.03)
+    assert decision.other_accuracies == pytest.approx([0.5, 0.4], abs=0.03)
+
+
+def test_a_teacher_no_better_than_another_predictor_is_switched_off():
+    teacher, *others = _predictors((0.3, 0.5, 0.4), seed=1)
+    assert guard_weight(teacher, others, 10, margin=0.1).weight == 0.0
+
+
+def test_between_the_two_the_weight_is_the_estimated_lead_over_the_margin():
+    teacher, *others = _predictors((0.55, 0.5, 0.3), seed=2)
+    decision = guard_weight(teacher, others, 10, margin=0.2)
+    lead = decision.teacher_accuracy - max(decision.other_accuracies)
+    assert decision.weight == pytest.approx(lead / 0.2)
+    assert 0.0 < decision.weight < 1.0
+    assert decision.record()["guard_weight"] == decision.weight
+
+
+def test_the_guard_needs_two_other_predictors_and_a_positive_margin():
+    teacher, other = _predictors((0.8, 0.5))
+    with pytest.raises(ValueError, match="three predictors"):
+        guard_weight(teacher, [other], 10, margin=0.1)
+    with pytest.raises(ValueError, match="margin"):
+        guard_weight(teacher, [other, other], 10, margin=0.0)
+
+
+def test_cluster_votes_are_the_mean_teacher_distribution_of_each_cluster():
+    teacher = torch.tensor([[0.9, 0.1, 0.0], [0.5, 0.5, 0.0], [0.0, 0.2, 0.8], [0.2, 0.2, 0.6]])
+    clusters = torch.tensor([0, 0, 2, 0])
+    votes = cluster_votes(teacher, clusters, 3)
+    cluster0 = teacher[[0, 1, 3]].mean(0)
+    assert torch.allclose(votes[[0, 1, 3]], cluster0.expand(3, 3))
+    assert torch.allclose(votes[2], teacher[2])
+    assert torch.allclose(votes.sum(1), torch.ones(4))
