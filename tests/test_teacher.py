@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from xmt.errors import UserError
 from xmt.methods.teacher import cluster_votes, guard_weight
+from xmt.methods.tgkt import TgktObjective
+from xmt.pseudo_labels import PseudoLabels
 
 
 def _predictors(accuracies, k=10, n=20000, seed=0):
@@ -52,3 +55,24 @@ def test_cluster_votes_are_the_mean_teacher_distribution_of_each_cluster():
     assert torch.allclose(votes[[0, 1, 3]], cluster0.expand(3, 3))
     assert torch.allclose(votes[2], teacher[2])
     assert torch.allclose(votes.sum(1), torch.ones(4))
+
+
+def test_a_guard_weight_of_zero_is_tgkt_without_l_kl_and_one_is_unchanged():
+    plain = TgktObjective(beta_kl=2.0)
+    assert plain.guarded(0.0) == TgktObjective(beta_kl=0.0)
+    assert not plain.guarded(0.0).uses_translations
+    assert plain.guarded(1.0) == plain and plain.guarded(0.25).beta_kl == 0.5
+
+
+def test_cluster_votes_replace_each_teacher_row_by_its_cluster_mean_and_need_clusters():
+    teacher = torch.softmax(torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), 1)
+    pseudo = PseudoLabels(torch.tensor([0, 0, 1, 2, 2, 2]), torch.ones(6))
+    cluster = TgktObjective(kl_target="cluster", beta_self=0.0)
+    assert cluster.pseudo_labels == "shot"  # the clusters are computed although L_self is off
+    torch.testing.assert_close(cluster.epoch_teacher(teacher, pseudo), cluster_votes(teacher, pseudo.labels, 3))
+    assert TgktObjective().epoch_teacher(teacher, pseudo) is teacher
+    assert TgktObjective(beta_self=0.0).pseudo_labels is None
+    with pytest.raises(UserError, match="--kl-target"):
+        TgktObjective(kl_target="image")
+    with pytest.raises(UserError, match="--guard-margin"):
+        TgktObjective(guard_margin=0.0)

@@ -8,10 +8,13 @@ import pytest
 import torch
 
 from helpers import TINY_SIZE, run_cli
-from xmt.data.batches import load_native
+from xmt.data.batches import load_native, open_native
+from xmt.data.translated import read_translated_pack
 from xmt.data.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
 from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
+from xmt.methods.inference import predict
+from xmt.methods.teacher import guard_weight
 from xmt.methods.shot import ShotObjective
 from xmt.models.io import load_model, save_model
 from xmt.stages.inputs import target_recipe
@@ -287,3 +290,59 @@ def test_confidence_weighting_silences_an_uninformative_teacher():
                                plain.loss(model, Batch(x=x, index=torch.arange(4), teacher=confident))[1]["kl"])
     with pytest.raises(UserError, match="kl-weighting"):
         TgktObjective(kl_weighting="entropy")
+
+
+@pytest.mark.slow
+def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, tiny_source, tiny_bridge, tiny_ti,
+                                                          tmp_path, capsys):
+    adapt_data = tiny_synth / "target" / "adapt" / "depth"
+    out = tmp_path / "guarded.safetensors"
+    others = [trained["socket"], trained["shot"]]
+    args = transfer_args("tgkt", tiny_source, adapt_data, out, tiny_bridge, tiny_ti, "--beta-kl", "2",
+                         "--kl-target", "cluster", *[a for p in others for a in ("--guard-with", p)])
+    code, stdout, err = run_cli(args[:-1], capsys)  # without -q: the decision is printed
+    assert code == 0, err
+    assert "teacher guard" in err
+    config = load_model(out).meta["config"]
+    guard = config["guard"]
+    # the same decision, made again from the three predictors' labels
+    teacher = read_translated_pack(tiny_bridge / "translated.h5").probs.argmax(1)
+    source = load_model(tiny_source)
+    tr_set = open_image_set(adapt_data, "depth")
+    expected = guard_weight(teacher, [_labels(p, tr_set) for p in others], len(source.classes), 0.1)
+    assert guard["guard_weight"] == pytest.approx(expected.weight)
+    assert guard["guard_teacher_accuracy"] == pytest.approx(expected.teacher_accuracy)
+    assert config["objective"]["beta_kl"] == pytest.approx(2.0 * expected.weight)
+    assert config["objective"]["kl_target"] == "cluster"
+    assert [i["path"] for i in load_model(out).meta["provenance"]["inputs"]["guard_with"]] == [str(p) for p in others]
+
+
+def _labels(model_path, tr_set):
+    """A target model's classes on the TR images."""
+    model = load_model(model_path)
+    probs, _ = predict(model.model, model.recipe, open_native(tr_set, model.recipe, 0, False), torch.device("cpu"))
+    return probs.argmax(1).numpy()
+
+
+@pytest.mark.slow
+def test_guard_with_bad_inputs_is_one_line(trained, tiny_synth, tiny_source, tiny_bridge, tiny_ti, tmp_path, capsys):
+    adapt_data = tiny_synth / "target" / "adapt" / "depth"
+    out = tmp_path / "g.safetensors"
+
+    def refused(extra, *needles):
+        code, _, err = run_cli(transfer_args("tgkt", tiny_source, adapt_data, out, tiny_bridge, tiny_ti, *extra),
+                               capsys)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+        assert all(n in lines[0] for n in needles), err
+
+    refused(["--guard-with", trained["socket"]], "at least two other predictors")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a model\n")
+    refused(["--guard-with", trained["socket"], "--guard-with", notes], "notes.txt", "--guard-with takes")
+    refused(["--guard-with", trained["socket"], "--guard-with", tiny_source], "kind", "source-model")
+    refused(["--guard-with", trained["socket"], "--guard-with", trained["shot"], "--beta-kl", "0"], "--beta-kl 0")
+    code, _, err = run_cli(transfer_args("socket", tiny_source, adapt_data, out, None, tiny_ti, "--guard-with",
+                                         trained["shot"]), capsys)
+    assert code == 2 and "--guard-with applies to --method tgkt only" in err
+    assert not out.exists()

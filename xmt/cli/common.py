@@ -111,7 +111,14 @@ def options_of(local_vars: dict,
                drop: tuple[str, ...] = ("config", "quiet", "json_output", "force", "resume")) -> dict:
     """The effective options of a command, for the artifact's metadata (declared settings among them)."""
     values = {**local_vars, **local_vars.get("declared", {})}
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items() if k not in drop + ("declared",)}
+    return {k: _plain(v) for k, v in values.items() if k not in drop + ("declared",)}
+
+
+def _plain(value):
+    """A value as JSON holds it: paths (also in lists) as strings."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
 
 
 def parse_key_values(items: list[str], option: str) -> dict:

@@ -11,17 +11,17 @@ from xmt.cli import options as O
 from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption,
                             ForceOption, JsonOption, PrecisionOption, QuietOption, ResumeOption, RootOption,
                             SeedOption, WorkersOption, emit, options_of, setup)
+from xmt.cli.declared import with_settings
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig
 from xmt.methods.tgkt import TgktObjective
+from xmt.settings import changed_from_default
 from xmt.stages.transfer import run_transfer
 
 A = AdaptConfig()
-T = TgktObjective()
-TGKT_OPTIONS = ("beta_kl", "temperature", "kl_weighting", "beta_f", "feature_reduction", "beta_self", "confidence",
-                "beta_im", "beta_bn")
 
 
+@with_settings(TgktObjective)
 def command(
     source_model: Annotated[Path, typer.Option("--source-model", help="The RGB source model (.safetensors).")],
     target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images (folder, list file "
@@ -35,20 +35,10 @@ def command(
     translated: Annotated[Optional[Path], typer.Option(help="translated.h5 from xmt bridge (tgkt's L_KL).")] = None,
     ti: Annotated[Optional[Path], typer.Option(help="Paired TI pack from xmt prepare-ti (tgkt's L_f, socket's L_TI).")]
     = None,
-    beta_kl: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_KL, distilling the source model's predictions "
-                                           "on the translations.")] = T.beta_kl,
-    temperature: Annotated[float, typer.Option(parser=O.POSITIVE, help="tgkt: distillation temperature.")] = T.temperature,
-    kl_weighting: Annotated[str, typer.Option(help="tgkt: none (the paper's L_KL) or confidence (each translation's "
-                                              "term scaled by its teacher's confidence, 1 - H/log K).")]
-    = T.kl_weighting,
-    beta_f: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_f, TI-guided feature alignment.")] = T.beta_f,
-    feature_reduction: Annotated[str, typer.Option(help="tgkt: L_f as frobenius (SOCKET's L_TI) or mean (per-sample "
-                                                   "L2).")] = T.feature_reduction,
-    beta_self: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of L_self, clustering pseudo-labels.")] = T.beta_self,
-    confidence: Annotated[float, typer.Option(parser=O.UNIT_INTERVAL, help="tgkt: drop pseudo-labels whose probability is "
-                                              "below this.")] = T.confidence,
-    beta_im: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of SHOT's information maximisation.")] = T.beta_im,
-    beta_bn: Annotated[float, typer.Option(parser=O.NON_NEGATIVE, help="tgkt: weight of SOCKET's BatchNorm-statistics term.")] = T.beta_bn,
+    guard_with: Annotated[Optional[list[Path]], typer.Option(
+        help="tgkt: guard L_KL with at least two other predictors of these TR images, repeatable: target models "
+             "trained without the teacher (e.g. socket's .safetensors) or another bridge's translated.h5. Their "
+             "agreement estimates each one's accuracy (no labels); see --guard-margin.")] = None,
     epochs: Annotated[int, typer.Option(parser=O.COUNT)] = A.epochs,
     batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = A.batch_size,
     lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.")]
@@ -74,19 +64,21 @@ def command(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
     config: ConfigOption = None,
+    *,
+    declared: dict,
 ) -> None:
     """Train the target-modality model from the source model; writes a target-model checkpoint."""
     options = options_of(locals())
     O.check_depth_range(depth_near, depth_far)
     torch_device = setup(quiet, device)
-    tgkt_settings = {name: options[name] for name in TGKT_OPTIONS}
-    changed = [name for name in TGKT_OPTIONS if tgkt_settings[name] != getattr(T, name)]
-    if method != "tgkt" and changed:
-        raise UserError(f"--{changed[0].replace('_', '-')} applies to --method tgkt only")
+    changed = changed_from_default([TgktObjective], declared)
+    if method != "tgkt" and (changed or guard_with):
+        raise UserError(f"{changed[0].flag if changed else '--guard-with'} applies to --method tgkt only")
     settings = AdaptConfig(epochs=epochs, batch_size=batch_size, lr=lr, backbone_lr_mult=backbone_lr_mult,
                            weight_decay=weight_decay, augment=augment, select=select, seed=seed, precision=precision)
     outputs = run_transfer(method=method, source_model=source_model, target_data=target_data, target=target, out=out,
-                           translated=translated, ti=ti, tgkt_settings=tgkt_settings, config=settings,
+                           translated=translated, ti=ti, tgkt_settings=declared,
+                           guard_with=guard_with or [], config=settings,
                            device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
                            depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
                            resume=resume, stream=stream)

@@ -123,6 +123,10 @@ class Objective:
     def setup(self, source: Classifier, device: torch.device) -> None:
         """Called once before training, with the frozen source model."""
 
+    def epoch_teacher(self, teacher: torch.Tensor, pseudo: PseudoLabels | None) -> torch.Tensor:
+        """The (N_tr, K) teacher probabilities this epoch's batches draw from (TGKT may vote by cluster)."""
+        return teacher
+
     def loss(self, model: Classifier, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
@@ -189,6 +193,7 @@ class Adaptation(Procedure):
         self.num_classes = source.num_classes
         self.labels = labels.to(device) if labels is not None else None
         self.teacher = data.teacher_probs.to(device) if data.teacher_probs is not None else None
+        self.epoch_teacher = self.teacher
         self.ti_features = data.ti_source_features.to(device) if data.ti_source_features is not None else None
         self.pseudo: PseudoLabels | None = None
         self.next_snapshot: Snapshot | None = None  # the end-of-epoch snapshot is the next epoch's start
@@ -234,6 +239,8 @@ class Adaptation(Procedure):
             record["pseudo_label_changed"] = (label_change_fraction(previous.labels.cpu(), labels)
                                               if previous is not None else None)
             self.pseudo = PseudoLabels(pseudo.labels.to(self.device), pseudo.confidence.to(self.device))
+        if self.objective.uses_translations:
+            self.epoch_teacher = self.objective.epoch_teacher(self.teacher, self.pseudo)
         config, steps = self.config, self.steps_per_epoch
         batches = index_batches(len(self.data.tr), config.batch_size, True, loop.generator, drop_last=True)[:steps]
         self.batches = to_device_batches(batches, self.device)
@@ -260,7 +267,7 @@ class Adaptation(Procedure):
         if self.pseudo is not None:
             batch.pseudo = PseudoLabels(self.pseudo.labels[index], self.pseudo.confidence[index])
         if self.objective.uses_translations:
-            batch.teacher = self.teacher[index]
+            batch.teacher = self.epoch_teacher[index]
         if self.objective.uses_labels:
             batch.labels = self.labels[index]
         if self.objective.uses_ti:

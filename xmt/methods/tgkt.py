@@ -8,60 +8,73 @@
       + beta_im * L_IM + beta_bn * L_BN        [design] SHOT's IM and SOCKET's BN-statistics term
 
 Every weight at 0 switches its term off (and what only it needs: translations, TI data, clustering).
+
+Two label-free ways to trust a weak teacher less (issue 11; xmt/methods/teacher.py): `--kl-target cluster`
+distils each pseudo-label cluster's mean teacher prediction instead of each image's own, and the stage's
+`--guard-with` scales beta_kl by the teacher's estimated lead over other predictors (`guarded`).
 """
 
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from xmt.losses import (batchnorm_statistics_loss, feature_alignment, information_maximization, kl_distillation,
                         pseudo_label_cross_entropy, socket_bn_layer_weights, teacher_confidence)
-from xmt.bounds import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL
+from xmt.bounds import NON_NEGATIVE, POSITIVE, UNIT_INTERVAL, Bounds
 from xmt.errors import UserError
 from xmt.methods.adapt import METHODS, Batch, Objective, source_statistics_reference
+from xmt.methods.teacher import cluster_votes
 from xmt.models.bn_stats import record_batchnorm_inputs
+from xmt.settings import check_declared, declared_values, setting
 
 IGNORE = -1
 KL_WEIGHTINGS = ("none", "confidence")
+KL_TARGETS = ("sample", "cluster")
+TGKT = "TGKT (--method tgkt only; 0 switches a term off)"
 
 
 @METHODS.register("tgkt")
 @dataclass
 class TgktObjective(Objective):
     name = "tgkt"
-    beta_kl: float = 1.0
-    temperature: float = 1.0
-    kl_weighting: str = "none"  # "confidence": each term scaled by 1 - H(teacher)/log K ([design], label-free)
-    beta_f: float = 0.5
-    feature_reduction: str = "frobenius"
-    beta_self: float = 0.3
-    confidence: float = 0.0
-    beta_im: float = 1.0
-    beta_bn: float = 0.5  # SOCKET's weight: with a weak teacher (poor translations) it carries TGKT (docs/methods.md)
+    beta_kl: float = setting(1.0, "Weight of L_KL, distilling the source model's predictions on the translations.",
+                             bounds=NON_NEGATIVE, panel=TGKT)
+    temperature: float = setting(1.0, "Distillation temperature.", bounds=POSITIVE, panel=TGKT)
+    kl_weighting: str = setting("none", "none (the paper's L_KL) or confidence (each translation's term scaled by "
+                                "its teacher's confidence, 1 - H/log K).", choices=KL_WEIGHTINGS, panel=TGKT)
+    kl_target: str = setting("sample", "What L_KL distils into each TR image: sample (its own translation's "
+                             "prediction, the paper's) or cluster (the mean teacher prediction over its "
+                             "pseudo-label cluster, so one bad translation is outvoted).", choices=KL_TARGETS,
+                             panel=TGKT)
+    guard_margin: float = setting(0.1, "With --guard-with: L_KL's weight is scaled by the teacher's estimated "
+                                  "lead in accuracy over the best other predictor, divided by this, clipped to "
+                                  "[0, 1].", bounds=Bounds(0.0, 1.0, min_open=True), panel=TGKT)
+    beta_f: float = setting(0.5, "Weight of L_f, TI-guided feature alignment.", bounds=NON_NEGATIVE, panel=TGKT)
+    feature_reduction: str = setting("frobenius", "L_f as frobenius (SOCKET's L_TI) or mean (per-sample L2).",
+                                     choices=("frobenius", "mean"), panel=TGKT)
+    beta_self: float = setting(0.3, "Weight of L_self, clustering pseudo-labels.", bounds=NON_NEGATIVE, panel=TGKT)
+    confidence: float = setting(0.0, "Drop pseudo-labels whose probability is below this.", bounds=UNIT_INTERVAL,
+                                panel=TGKT)
+    beta_im: float = setting(1.0, "Weight of SHOT's information maximisation.", bounds=NON_NEGATIVE, panel=TGKT)
+    # SOCKET's weight: with a weak teacher (poor translations) it carries TGKT (docs/methods.md)
+    beta_bn: float = setting(0.5, "Weight of SOCKET's BatchNorm-statistics term.", bounds=NON_NEGATIVE, panel=TGKT)
     reference: tuple = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        weights = {"beta-kl": self.beta_kl, "beta-f": self.beta_f, "beta-self": self.beta_self,
-                   "beta-im": self.beta_im, "beta-bn": self.beta_bn}
-        negative = [name for name, value in weights.items() if NON_NEGATIVE.problem(value)]
-        if negative:
-            raise UserError(f"loss weights must be finite and >= 0: {', '.join(negative)}")
-        if not any(weights.values()):
+        check_declared(self)
+        if not any((self.beta_kl, self.beta_f, self.beta_self, self.beta_im, self.beta_bn)):
             raise UserError("every TGKT loss weight is 0: nothing to train")
-        if POSITIVE.problem(self.temperature):
-            raise UserError(f"--temperature {self.temperature}: must be finite and > 0")
-        UNIT_INTERVAL.check("--confidence", self.confidence)
-        if self.kl_weighting not in KL_WEIGHTINGS:
-            raise UserError(f"--kl-weighting {self.kl_weighting}: expected one of {', '.join(KL_WEIGHTINGS)}")
-        if self.feature_reduction not in ("frobenius", "mean"):
-            raise UserError(f"--feature-reduction {self.feature_reduction}: expected frobenius or mean")
+
+    def guarded(self, weight: float) -> "TgktObjective":
+        """This objective with L_KL scaled by the guard's weight in [0, 1] (0: TGKT without L_KL)."""
+        return replace(self, beta_kl=self.beta_kl * weight)
 
     @property
     def pseudo_labels(self) -> str | None:
-        return "shot" if self.beta_self > 0 else None
+        return "shot" if self.beta_self > 0 or (self.uses_translations and self.kl_target == "cluster") else None
 
     @property
     def uses_ti(self) -> bool:
@@ -72,8 +85,12 @@ class TgktObjective(Objective):
         return self.beta_kl > 0
 
     def settings(self) -> dict:
-        return {k: getattr(self, k) for k in ("beta_kl", "temperature", "kl_weighting", "beta_f", "feature_reduction",
-                                              "beta_self", "confidence", "beta_im", "beta_bn")}
+        return declared_values(self)
+
+    def epoch_teacher(self, teacher, pseudo):
+        if self.kl_target == "cluster":
+            return cluster_votes(teacher, pseudo.labels, teacher.shape[1])
+        return teacher
 
     def setup(self, source, device):
         if self.beta_bn > 0:

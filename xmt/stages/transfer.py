@@ -11,7 +11,6 @@ import torch
 from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.readers import ImageSet
-from xmt.data.translated import read_translated_pack
 from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.hashing import sha256_file
@@ -22,6 +21,8 @@ from xmt.methods.adapt import METHODS, AdaptConfig, AdaptData, Objective, adapt
 from xmt.methods.inference import predict
 from xmt.models.io import LoadedModel, load_model, save_model
 from xmt.registry import import_submodules
+from xmt.stages.teacher_guard import guard_teacher
+from xmt.stages.translations import check_translations
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)
 
@@ -51,22 +52,6 @@ def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -
     return recipe.with_statistics(images.rows(sample).float())
 
 
-def check_translations(path: Path, source: LoadedModel, tr_set: ImageSet) -> torch.Tensor:
-    """The translated pack must come from this source model and these TR images, in this order."""
-    pack = read_translated_pack(path)
-    inputs = pack.provenance.get("inputs", {})
-    if inputs.get("source_model", {}).get("sha256") != source.sha256:
-        raise UserError(f"was made with another source model than {source.path}", path=path)
-    made_from = inputs.get("target_data", {})
-    if len(pack.probs) != len(tr_set) or made_from.get("sha256_paths") != tr_set.fingerprint():
-        raise UserError(f"translates other TR images than {tr_set.source} ({len(pack.probs)} images from "
-                        f"{made_from.get('path')}; given {len(tr_set)}), or in another order", path=path)
-    if pack.probs.shape[1] != len(source.classes):
-        raise UserError(f"holds {pack.probs.shape[1]}-class probabilities; the source model has "
-                        f"{len(source.classes)} classes", path=path)
-    return torch.from_numpy(pack.probs)
-
-
 def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: EncodingRecipe, device, workers,
                stream):
     if ti is None:
@@ -80,6 +65,7 @@ def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: Encodi
 
 def run_transfer(*, method: str, source_model: Path, target_data: Path, target: str, out: Path,
                  translated: Path | None, ti: Path | None, tgkt_settings: dict, config: AdaptConfig,
+                 guard_with: list[Path] = (),
                  device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
                  cli_options: dict | None = None, root: Path | None = None, resume: bool = False,
@@ -91,7 +77,8 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
     config.check()
     log_path = out.with_suffix(".jsonl")
     outputs = [Output(out, checkpoint_of("target-model")), Output(log_path, JSONL_LOG) if objective else None]
-    inputs = {"source_model": source_model, "target_data": target_data, "translated": translated, "ti": ti}
+    inputs = {"source_model": source_model, "target_data": target_data, "translated": translated, "ti": ti,
+              **{f"guard_with[{i}]": path for i, path in enumerate(guard_with)}}
     with claim_outputs(outputs, inputs=inputs.values(), force=force) as claim, \
             (open_run_state(out, cli_options or {}, inputs, resume=resume, force=force) if objective else
              nullcontext()) as state:
@@ -115,6 +102,10 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
                                 "--translated translated.h5 (from xmt bridge), or --beta-kl 0")
             data.teacher_probs = check_translations(translated, source, tr_set)
             provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
+        guard = None
+        if guard_with:
+            objective, guard, provenance["inputs"]["guard_with"] = guard_teacher(
+                guard_with, objective, data.teacher_probs, source, tr_set, native, recipe, device, workers)
         if objective is not None and objective.uses_ti:
             data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
                 ti, target, source, recipe, device, workers, stream)
@@ -125,7 +116,7 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
         else:
             result = adapt(source.model, data, objective, config, device, labels, state)
             model, log, selected = result.model, result.log, result.selected_epoch
-            settings = {"method": method, **result.config}
+            settings = {"method": method, **result.config, **({"guard": guard.record()} if guard else {})}
             write_jsonl(claim.temporary(log_path), log)
         save_model(claim.temporary(out), model, kind="target-model", classes=source.classes, recipe=recipe,
                    config={**settings, "cli": cli_options or {}}, provenance=provenance,

@@ -1,0 +1,78 @@
+"""The other predictors `transfer --guard-with` names, read on the TR images for TGKT's teacher guard.
+
+Each is a target-model checkpoint (a model trained on these TR images without the teacher, e.g. SOCKET's)
+or a translated pack of these TR images from another bridge; both give one class per TR image. No label
+is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from xmt.data.batches import NativeImages, open_native
+from xmt.data.encoding import EncodingRecipe
+from xmt.data.readers import ImageSet
+from xmt.engine.console import info
+from xmt.engine.formats import sniff
+from xmt.engine.hashing import sha256_file
+from xmt.errors import UserError
+from xmt.methods.inference import predict
+from xmt.methods.teacher import GuardDecision, guard_weight
+from xmt.methods.tgkt import TgktObjective
+from xmt.models.io import LoadedModel, load_model
+from xmt.stages.translations import check_translations
+
+
+def _decoded_alike(a: EncodingRecipe, b: EncodingRecipe) -> bool:
+    """Whether two recipes decode images the same way (they may normalise differently)."""
+    return replace(a, mean=b.mean, std=b.std) == b
+
+
+def _model_labels(path: Path, source: LoadedModel, tr_set: ImageSet, native: NativeImages, recipe: EncodingRecipe,
+                  device: torch.device, workers: int) -> np.ndarray:
+    other = load_model(path, kinds=("target-model",))
+    if other.classes != source.classes:
+        raise UserError(f"classifies other classes than the source model {source.path}", path=path)
+    if other.recipe.modality != recipe.modality or other.recipe.size != recipe.size:
+        raise UserError(f"reads {other.recipe.modality} at {other.recipe.size}x{other.recipe.size}; the TR images "
+                        f"are {recipe.modality} at {recipe.size}x{recipe.size}", path=path)
+    images = native if _decoded_alike(other.recipe, recipe) else open_native(tr_set, other.recipe, workers, False)
+    probs, _ = predict(other.model.to(device), other.recipe, images, device)
+    return probs.argmax(1).numpy()
+
+
+def guard_predictions(paths: list[Path], source: LoadedModel, tr_set: ImageSet, native: NativeImages,
+                      recipe: EncodingRecipe, device: torch.device, workers: int = 0) -> list[np.ndarray]:
+    """One (N_tr,) array of classes per path, in the order given."""
+    labels = []
+    for path in paths:
+        kind = sniff(path)
+        if kind == "hdf5":
+            labels.append(check_translations(path, source, tr_set).argmax(1).numpy())
+        elif kind == "safetensors":
+            labels.append(_model_labels(path, source, tr_set, native, recipe, device, workers))
+        else:
+            raise UserError("--guard-with takes target models (.safetensors from xmt transfer) or translated "
+                            "packs (.h5 from xmt bridge)", path=path)
+    return labels
+
+
+def guard_teacher(paths: list[Path], objective: TgktObjective, teacher: torch.Tensor, source: LoadedModel,
+                  tr_set: ImageSet, native: NativeImages, recipe: EncodingRecipe, device: torch.device,
+                  workers: int = 0) -> tuple[TgktObjective, GuardDecision, list[dict]]:
+    """TGKT with L_KL scaled by the guard's weight, the decision, and the guard inputs' provenance."""
+    if len(paths) < 2:
+        raise UserError(f"--guard-with needs at least two other predictors (got {len(paths)}): with the teacher, "
+                        "three are the fewest whose agreements separate each one's accuracy")
+    if not objective.uses_translations:
+        raise UserError("--guard-with guards L_KL, which --beta-kl 0 switches off")
+    others = guard_predictions(paths, source, tr_set, native, recipe, device, workers)
+    decision = guard_weight(teacher.argmax(1).numpy(), others, len(source.classes), objective.guard_margin)
+    info(f"teacher guard: estimated accuracy of the teacher {decision.teacher_accuracy:.1%}, of the others "
+         f"{', '.join(f'{a:.1%}' for a in decision.other_accuracies)}: L_KL weight x{decision.weight:.2f}")
+    provenance = [{"path": str(p), "sha256": sha256_file(p)} for p in paths]
+    return objective.guarded(decision.weight), decision, provenance
