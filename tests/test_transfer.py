@@ -300,7 +300,7 @@ def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, 
     others = [trained["socket"], trained["shot"]]
     args = transfer_args("tgkt", tiny_source, adapt_data, out, tiny_bridge, tiny_ti, "--beta-kl", "2",
                          "--kl-target", "cluster", *[a for p in others for a in ("--guard-with", p)])
-    code, stdout, err = run_cli(args[:-1], capsys)  # without -q: the decision is printed
+    code, stdout, err = run_cli([a for a in args if a != "-q"], capsys)  # without -q: the decision is printed
     assert code == 0, err
     assert "teacher guard" in err
     config = load_model(out).meta["config"]
@@ -340,7 +340,7 @@ def test_guard_with_bad_inputs_is_one_line(trained, tiny_synth, tiny_source, tin
     notes = tmp_path / "notes.txt"
     notes.write_text("not a model\n")
     refused(["--guard-with", trained["socket"], "--guard-with", notes], "notes.txt", "--guard-with takes")
-    refused(["--guard-with", trained["socket"], "--guard-with", tiny_source], "kind", "source-model")
+    refused(["--guard-with", trained["socket"], "--guard-with", tiny_source], "source-model checkpoint")
     refused(["--guard-with", trained["socket"], "--guard-with", trained["shot"], "--beta-kl", "0"], "--beta-kl 0")
     code, _, err = run_cli(transfer_args("socket", tiny_source, adapt_data, out, None, tiny_ti, "--guard-with",
                                          trained["shot"]), capsys)
