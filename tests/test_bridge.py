@@ -121,6 +121,25 @@ def test_gradients_reach_the_translator_and_never_the_source_model(tiny_source, 
     assert any(not torch.equal(initial[k], trained[k]) for k in initial if initial[k].is_floating_point())
 
 
+@pytest.mark.parametrize("options", [{}, {"d_layers": 2, "d_norm": "batch", "d_spectral_norm": True}])
+def test_the_bridge_builds_the_discriminator_its_options_ask_for(tiny_source, tiny_ti, options):
+    from torch.nn.utils import parametrize
+    from xmt.methods.tgmb import Bridge
+
+    source = load_model(tiny_source)
+    rgb_set, depth_set = open_ti_pack(tiny_ti, "depth", TINY_SIZE)
+    recipe = target_recipe("depth", depth_set, TINY_SIZE, (0.0, 10.0))
+    data = BridgeData(load_native(rgb_set, source.recipe), load_native(depth_set, recipe),
+                      load_native(depth_set, recipe), source.recipe, recipe)
+    config = BridgeConfig(translator="light", **options)
+    bridge = Bridge(source.model, data, config, torch.device("cpu"), torch.Generator().manual_seed(0))
+    convs = [m for m in bridge.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == config.d_layers + 2
+    assert all(parametrize.is_parametrized(c) for c in convs) == config.d_spectral_norm
+    norms = {type(m).__name__ for m in bridge.discriminator.modules()} & {"InstanceNorm2d", "BatchNorm2d"}
+    assert norms == {"batch": {"BatchNorm2d"}, "instance": {"InstanceNorm2d"}}[config.d_norm]
+
+
 def _bridge_args(source, ti, data, out):
     return ["bridge", "--source-model", source, "--ti", ti, "--target-data", data, "--target", "depth",
             "--out", out, "--epochs", "1", "--translator", "light"]

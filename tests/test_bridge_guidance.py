@@ -100,7 +100,7 @@ def test_guided_bridge_logs_its_terms_selects_by_a_heldout_criterion_and_keeps_e
     out = tmp_path / "bridge"
     code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, out, "--epochs", 3, "--alpha-perc", 1,
                                    "--alpha-kl", 1, "--augment", "--d-layers", 1, "--d-norm", "none",
-                                   "--select", "val-kl", "--save-epochs"), capsys)
+                                   "--d-spectral-norm", "--select", "val-kl", "--save-epochs"), capsys)
     assert code == 0, err
     log = read_jsonl(out / "bridge.jsonl")
     steps = [r for r in log if "perc" in r]
@@ -112,6 +112,7 @@ def test_guided_bridge_logs_its_terms_selects_by_a_heldout_criterion_and_keeps_e
     best = min(range(3), key=lambda i: (epochs[i]["val_kl"], -i))  # ties: the later epoch
     kept = read_metadata(out / "translator.safetensors")
     assert kept["config"]["select"] == "val-kl" and kept["config"]["d_layers"] == 1
+    assert kept["config"]["d_spectral_norm"] is True
     from safetensors.torch import load_file
     assert all(torch.equal(a, b) for a, b in zip(load_file(out / "translator.safetensors").values(),
                                                  load_file(out / "epochs" / saved[best]).values()))

@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xmt.data.modalities import decode_image
+from xmt.data.modalities import read_stored, stored_to_native
 from xmt.errors import UserError
+
+
+def decode_image(path, modality, depth_scale_mm=None):
+    """One image file in native units, as the readers decode it."""
+    return stored_to_native(read_stored(path, modality), modality, depth_scale_mm, path)
 
 
 def test_16bit_depth_round_trips_millimetres_and_invalid_pixels(tmp_path):

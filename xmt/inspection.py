@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -46,14 +47,7 @@ def describe(path: str | Path) -> dict:
     with safe_open(str(path), framework="pt") as f:
         shapes = {name: list(f.get_slice(name).get_shape()) for name in f.keys()}
     return {"file": str(path), "format": "xmt checkpoint (safetensors)", **meta,
-            "tensors": len(shapes), "parameters": sum(_numel(s) for s in shapes.values()), "shapes": shapes}
-
-
-def _numel(shape: list[int]) -> int:
-    count = 1
-    for n in shape:
-        count *= n
-    return count
+            "tensors": len(shapes), "parameters": sum(math.prod(s) for s in shapes.values()), "shapes": shapes}
 
 
 def summary_lines(info: dict) -> list[str]:

@@ -77,11 +77,6 @@ def stored_to_native(stored: np.ndarray, modality: str, depth_scale_mm: float | 
     return depth_to_millimetres(stored, depth_scale_mm, path) if modality == "depth" else stored
 
 
-def decode_image(path: str | Path, modality: str, depth_scale_mm: float | None = None) -> np.ndarray:
-    """Read one image file into native units (see module docstring)."""
-    return stored_to_native(read_stored(path, modality), modality, depth_scale_mm, path)
-
-
 def depth_to_millimetres(array: np.ndarray, scale_mm: float | None, path=None) -> np.ndarray:
     """Stored depth values -> uint16 millimetres (0 stays 0 = invalid)."""
     if array.dtype == np.uint8 and scale_mm is None:

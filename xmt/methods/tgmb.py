@@ -102,6 +102,8 @@ class BridgeConfig:
                             bounds=Bounds(1, 4, integer=True), panel=DISCRIMINATOR)
     d_norm: str = setting("instance", "Normalisation of the discriminator's layers.", choices=NORMS,
                           panel=DISCRIMINATOR)
+    d_spectral_norm: bool = setting(False, "Spectral normalisation of the discriminator's convolutions (bounds how "
+                                    "fast its judgement can change: a steadier adversary).", panel=DISCRIMINATOR)
     gan_loss: str = setting("nonsaturating", "The adversarial loss.", choices=GAN_KINDS, panel=DISCRIMINATOR)
     save_epochs: bool = setting(False, "Also keep every epoch's translator (epochs/translator-eNNN.safetensors), "
                                 "to study or choose among them later.", panel=TRAIN)
@@ -180,7 +182,8 @@ class Bridge(Procedure):
             p.requires_grad_(False)
         self.translator = build_translator(config.translator, **config.translator_args).to(device)
         self.translator.train()
-        self.discriminator = (build_discriminator(n_layers=config.d_layers, norm=config.d_norm).to(device)
+        self.discriminator = (build_discriminator(n_layers=config.d_layers, norm=config.d_norm,
+                                                  spectral_norm=config.d_spectral_norm).to(device)
                               if config.alpha_d > 0 else None)
         self.selection = Selection(SELECTION_KEYS[config.select], "min", "translator")
         self.epoch_translators: list[dict] = []  # with save_epochs: each epoch's weights, on the CPU
