@@ -17,7 +17,7 @@ import torch
 
 from xmt.data.translated import read_translated_pack
 from xmt.engine.jsonlog import read_jsonl
-from xmt.stages.bridge import run_translate
+from xmt.stages.translate import run_translate
 
 
 def main() -> None:

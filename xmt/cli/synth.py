@@ -9,11 +9,8 @@ import typer
 
 from xmt.cli import options as O
 from xmt.cli.common import ConfigOption, ForceOption, JsonOption, QuietOption, emit, setup
-from xmt.engine.output_kinds import PREVIEW_PNG, SYNTH_FOLDER
-from xmt.engine.outputs import Output, claim_outputs
-from xmt.engine.console import progress_bar
-from xmt.errors import UserError
-from xmt.synth.generate import SynthConfig, generate, render_preview
+from xmt.stages.synth import run_synth
+from xmt.synth.generate import SynthConfig
 
 D = SynthConfig()
 
@@ -45,22 +42,9 @@ def command(
 ) -> None:
     """Render the embedded benchmark: labelled source RGB, paired TI data and target adapt/test splits."""
     setup(quiet)
-    if preview is not None and preview.suffix.lower() != ".png":
-        raise UserError("--preview writes a PNG contact sheet: give a file name ending in .png", path=preview)
-    try:
-        settings = SynthConfig(seed=seed, size=size, source_profile=source_profile, target_profile=target_profile,
-                               modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()),
-                               source_per_class=source_per_class, ti_per_class=ti_per_class,
-                               adapt_per_class=adapt_per_class, test_per_class=test_per_class)
-        settings.validate()
-    except ValueError as exc:
-        raise UserError(str(exc))
-    outputs = [Output(out, SYNTH_FOLDER), preview and Output(preview, PREVIEW_PNG)]
-    with claim_outputs(outputs, force=force) as claim:
-        tmp = claim.temporary(out)
-        tmp.mkdir()
-        with progress_bar("rendering scenes", total=1) as bar:
-            manifest = generate(tmp, settings, workers=workers, progress=bar.update)
-        if preview is not None:
-            render_preview(claim.temporary(preview), settings)
+    settings = SynthConfig(seed=seed, size=size, source_profile=source_profile, target_profile=target_profile,
+                           modalities=tuple(m.strip() for m in modalities.split(",") if m.strip()),
+                           source_per_class=source_per_class, ti_per_class=ti_per_class,
+                           adapt_per_class=adapt_per_class, test_per_class=test_per_class)
+    manifest = run_synth(out, settings, preview=preview, workers=workers, force=force)
     emit(manifest if json_output else str(out), json_output)

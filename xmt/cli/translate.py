@@ -9,7 +9,7 @@ import typer
 
 from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, QuietOption, RootOption,
                             WorkersOption, emit, setup)
-from xmt.stages.bridge import run_translate
+from xmt.stages.translate import run_translate
 
 
 def command(

@@ -9,19 +9,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xmt.data.batches import NativeImages, load_native, open_native
-from xmt.data.readers import ImageSet
-from xmt.data.translated import write_translated_pack
-from xmt.engine.output_kinds import BRIDGE_FOLDER, pack_of
+from xmt.data.batches import open_native
+from xmt.engine.output_kinds import BRIDGE_FOLDER
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
-from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge, translate_all
-from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator, save_translator
+from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge
+from xmt.models.io import load_model, load_translator, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
-                               open_ti_pack, scoring_labels, target_recipe)
+                               open_ti_pack, target_recipe)
+from xmt.stages.translate import write_translations
 
 PREVIEW_ROWS = 8
 
@@ -34,20 +33,6 @@ class BridgeOutputs:
     preview: Path
     log: Path
     final: dict
-
-
-def write_translations(out: Path, translator: LoadedTranslator, source: LoadedModel, images: ImageSet,
-                       native: NativeImages, device: torch.device) -> Path:
-    """Translate every image and write the translated pack (shared by bridge and translate)."""
-    rgb, probs, features = translate_all(translator.translator, source.model, translator.target_recipe,
-                                         source.recipe, native, device)
-    provenance = {"inputs": {
-        "source_model": {"path": str(source.path), "sha256": source.sha256},
-        "translator": {"path": str(translator.path), "sha256": translator.sha256},
-        "target_data": images.provenance(),
-    }}
-    return write_translated_pack(out, rgb, probs, features, scoring_labels(images, source.classes),
-                                 list(images.paths), source.classes, provenance)
 
 
 def _preview(path: Path, bridge_translator, data: BridgeData, holdout: np.ndarray, device) -> Path:
@@ -119,26 +104,3 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
     state.remove()  # the outputs exist: nothing is left to resume
     return BridgeOutputs(out, out / "translator.safetensors", out / "translated.h5", out / "preview.png",
                          out / "bridge.jsonl", result.log[-1] if result.log else {})
-
-
-def run_translate(*, translator_path: Path, source_model: Path, data: Path, out: Path, device: torch.device,
-                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
-                  root: Path | None = None) -> Path:
-    with claim_outputs([Output(out, pack_of("translated"))], inputs=[translator_path, source_model, data],
-                       force=force) as claim:
-        _translate(translator_path, source_model, data, claim.temporary(out), device, depth_scale_mm, workers, root)
-    return out
-
-
-def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path, device: torch.device,
-               depth_scale_mm: float | None, workers: int, root: Path | None = None) -> None:
-    translator = load_translator(translator_path)
-    source = load_model(source_model, kinds=("source-model",))
-    trained_with = translator.meta.get("provenance", {}).get("inputs", {}).get("source_model", {}).get("sha256")
-    if trained_with != source.sha256:
-        raise UserError(f"translator {translator_path} was trained with another source model "
-                        f"(sha256 {str(trained_with)[:12]}...)", path=source_model)
-    recipe = translator.target_recipe
-    images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm, root)
-    native = load_native(images, recipe, workers)
-    write_translations(tmp, translator, source, images, native, device)

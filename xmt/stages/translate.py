@@ -1,0 +1,55 @@
+"""`xmt translate` from files to files: any target images through a trained translator, as a translated pack
+(bridge writes its TR translations with the same function)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from xmt.data.batches import NativeImages, load_native
+from xmt.data.readers import ImageSet
+from xmt.data.translated import write_translated_pack
+from xmt.engine.output_kinds import pack_of
+from xmt.engine.outputs import Output, claim_outputs
+from xmt.errors import UserError
+from xmt.methods.tgmb import translate_all
+from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator
+from xmt.stages.inputs import open_target_images, scoring_labels
+
+
+def write_translations(out: Path, translator: LoadedTranslator, source: LoadedModel, images: ImageSet,
+                       native: NativeImages, device: torch.device) -> Path:
+    """Translate every image and write the translated pack (shared by bridge and translate)."""
+    rgb, probs, features = translate_all(translator.translator, source.model, translator.target_recipe,
+                                         source.recipe, native, device)
+    provenance = {"inputs": {
+        "source_model": {"path": str(source.path), "sha256": source.sha256},
+        "translator": {"path": str(translator.path), "sha256": translator.sha256},
+        "target_data": images.provenance(),
+    }}
+    return write_translated_pack(out, rgb, probs, features, scoring_labels(images, source.classes),
+                                 list(images.paths), source.classes, provenance)
+
+
+def run_translate(*, translator_path: Path, source_model: Path, data: Path, out: Path, device: torch.device,
+                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
+                  root: Path | None = None) -> Path:
+    with claim_outputs([Output(out, pack_of("translated"))], inputs=[translator_path, source_model, data],
+                       force=force) as claim:
+        _translate(translator_path, source_model, data, claim.temporary(out), device, depth_scale_mm, workers, root)
+    return out
+
+
+def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path, device: torch.device,
+               depth_scale_mm: float | None, workers: int, root: Path | None = None) -> None:
+    translator = load_translator(translator_path)
+    source = load_model(source_model, kinds=("source-model",))
+    trained_with = translator.meta.get("provenance", {}).get("inputs", {}).get("source_model", {}).get("sha256")
+    if trained_with != source.sha256:
+        raise UserError(f"translator {translator_path} was trained with another source model "
+                        f"(sha256 {str(trained_with)[:12]}...)", path=source_model)
+    recipe = translator.target_recipe
+    images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm, root)
+    native = load_native(images, recipe, workers)
+    write_translations(tmp, translator, source, images, native, device)
