@@ -15,13 +15,13 @@ from xmt.cli.declared import with_settings
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig
 from xmt.methods.tgkt import TgktObjective
-from xmt.settings import changed_from_default
+from xmt.settings import changed_from_default, declared as declared_settings
 from xmt.stages.transfer import run_transfer
 
 A = AdaptConfig()
 
 
-@with_settings(TgktObjective)
+@with_settings(AdaptConfig, TgktObjective)
 def command(
     source_model: Annotated[Path, typer.Option("--source-model", help="The RGB source model (.safetensors).")],
     target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images (folder, list file "
@@ -39,15 +39,6 @@ def command(
         help="tgkt: guard L_KL with at least two other predictors of these TR images, repeatable: target models "
              "trained without the teacher (e.g. socket's .safetensors) or another bridge's translated.h5. Their "
              "agreement estimates each one's accuracy (no labels); see --guard-margin.")] = None,
-    epochs: Annotated[int, typer.Option(parser=O.COUNT)] = A.epochs,
-    batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = A.batch_size,
-    lr: Annotated[float, typer.Option(parser=O.POSITIVE, help="Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.")]
-    = A.lr,
-    backbone_lr_mult: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = A.backbone_lr_mult,
-    weight_decay: Annotated[float, typer.Option(parser=O.NON_NEGATIVE)] = A.weight_decay,
-    augment: Annotated[bool, typer.Option(help="Random flips and shifts of TR images.")] = A.augment,
-    select: Annotated[str, typer.Option(help="Which epoch to keep: last, or im (lowest information-maximisation loss "
-                                        "on the TR images; label-free).")] = A.select,
     channels: Annotated[str, typer.Option(help="One channel to three: replicate (as SOCKET) or colormap.")]
     = "replicate",
     depth_near: DepthNearOption = 0.0,
@@ -71,13 +62,13 @@ def command(
     options = options_of(locals())
     O.check_depth_range(depth_near, depth_far)
     torch_device = setup(quiet, device)
-    changed = changed_from_default([TgktObjective], declared)
+    tgkt_settings = {s.name: declared.pop(s.name) for s in declared_settings(TgktObjective)}
+    changed = changed_from_default([TgktObjective], tgkt_settings)
     if method != "tgkt" and (changed or guard_with):
         raise UserError(f"{changed[0].flag if changed else '--guard-with'} applies to --method tgkt only")
-    settings = AdaptConfig(epochs=epochs, batch_size=batch_size, lr=lr, backbone_lr_mult=backbone_lr_mult,
-                           weight_decay=weight_decay, augment=augment, select=select, seed=seed, precision=precision)
+    settings = AdaptConfig(**declared, seed=seed, precision=precision)
     outputs = run_transfer(method=method, source_model=source_model, target_data=target_data, target=target, out=out,
-                           translated=translated, ti=ti, tgkt_settings=declared,
+                           translated=translated, ti=ti, tgkt_settings=tgkt_settings,
                            guard_with=guard_with or [], config=settings,
                            device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
                            depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,

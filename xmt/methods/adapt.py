@@ -27,13 +27,13 @@ from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
 from xmt.engine.run_state import RunState
 from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
-from xmt.errors import UserError
 from xmt.losses import information_maximization_terms
 from xmt.methods.inference import predict
 from xmt.models.bn_stats import running_statistics
 from xmt.models.classifier import Classifier
 from xmt.pseudo_labels import PseudoLabels, class_histogram, label_change_fraction, shot_pseudo_labels, socket_pseudo_labels
 from xmt.registry import Registry
+from xmt.settings import check_declared, setting
 
 # --select: which epoch's weights a transfer keeps, as the Selection the Trainer applies.
 SELECTIONS: Registry[Callable[[], Selection]] = Registry("selection criterion")
@@ -52,24 +52,22 @@ def lowest_snapshot_im() -> Selection:
 
 @dataclass
 class AdaptConfig:
-    epochs: int = 15
-    batch_size: int = 32
-    lr: float = 1e-2
-    backbone_lr_mult: float = 0.1
-    weight_decay: float = 1e-3
+    epochs: int = setting(15, "Passes over the TR images.", bounds=COUNT)
+    batch_size: int = setting(32, "TR images a step (the global batch under torchrun).", bounds=COUNT)
+    lr: float = setting(1e-2, "Learning rate of the bottleneck; the backbone gets lr x backbone-lr-mult.",
+                        bounds=POSITIVE)
+    backbone_lr_mult: float = setting(0.1, "The backbone's share of --lr.", bounds=NON_NEGATIVE)
+    weight_decay: float = setting(1e-3, "SGD weight decay.", bounds=NON_NEGATIVE)
     momentum: float = 0.9
-    augment: bool = True
-    select: str = "last"  # "im": the epoch whose snapshot has the lowest IM loss on TR images (label-free)
+    augment: bool = setting(True, "Random flips and shifts of TR images.")
+    select: str = setting("last", "Which epoch to keep: last, or im (lowest information-maximisation loss on the "
+                          "TR images; label-free).", choices=SELECTIONS)
     seed: int = 0
     precision: str = "fp32"
 
     def check(self) -> None:
-        if self.select not in SELECTIONS:
-            raise UserError(f"--select {self.select}: expected one of {', '.join(SELECTIONS)}")
-        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
-                        "--lr": (self.lr, POSITIVE), "--backbone-lr-mult": (self.backbone_lr_mult, NON_NEGATIVE),
-                        "--weight-decay": (self.weight_decay, NON_NEGATIVE),
-                        "momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)), "--seed": (self.seed, SEED)})
+        check_declared(self)
+        check_settings({"momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)), "--seed": (self.seed, SEED)})
 
 
 @dataclass

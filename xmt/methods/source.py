@@ -25,37 +25,38 @@ from xmt.errors import UserError
 from xmt.losses import label_smoothed_cross_entropy
 from xmt.methods.inference import score
 from xmt.models.classifier import Classifier
+from xmt.models.backbones import BACKBONES
 from xmt.models.pretrained import load_pretrained
+from xmt.settings import check_declared, setting
 
 
 @dataclass
 class SourceConfig:
-    backbone: str = "mobilenet_v2"
-    pretrained: str = "auto"  # auto: ImageNet weights where the backbone has them, else none
-    epochs: int = 20
-    batch_size: int = 32
-    lr: float = 1e-2
-    backbone_lr_mult: float = 0.1
-    weight_decay: float = 1e-3
+    backbone: str = setting("mobilenet_v2", "The network the classifier is built on.", choices=BACKBONES)
+    pretrained: str = setting("auto", "auto (ImageNet where the backbone has weights; smallcnn: none), imagenet, "
+                              "none, or PATH to a state dict.")
+    epochs: int = setting(20, "Passes over the training split.", bounds=COUNT)
+    batch_size: int = setting(32, "Images a step.", bounds=COUNT)
+    lr: float = setting(1e-2, "Learning rate of bottleneck and head; the backbone gets lr x backbone-lr-mult.",
+                        bounds=POSITIVE)
+    backbone_lr_mult: float = setting(0.1, "The backbone's share of --lr.", bounds=NON_NEGATIVE)
+    weight_decay: float = setting(1e-3, "SGD weight decay.", bounds=NON_NEGATIVE)
     momentum: float = 0.9
-    label_smoothing: float = 0.1
-    val_fraction: float = 0.1
-    size: int = 64
+    label_smoothing: float = setting(0.1, "Label smoothing of the cross-entropy.",
+                                     bounds=Bounds(0.0, 1.0, max_open=True))
+    val_fraction: float = setting(0.1, "Share of each class held out to pick the best epoch.", bounds=Bounds(0.0, 0.9))
+    size: int = setting(64, "Input size in pixels (shorter side resized, centre crop).",
+                        bounds=Bounds(8, 4096, integer=True))
     bottleneck_dim: int = 256
-    augment: bool = True
+    augment: bool = setting(True, "Random flips and shifts.")
     seed: int = 0
     precision: str = "fp32"
     workers: int = 0
 
     def check(self) -> None:
         """Refuse out-of-range or non-finite settings (the CLI checks them at parse time too)."""
-        check_settings({"--epochs": (self.epochs, COUNT), "--batch-size": (self.batch_size, COUNT),
-                        "--lr": (self.lr, POSITIVE), "--backbone-lr-mult": (self.backbone_lr_mult, NON_NEGATIVE),
-                        "--weight-decay": (self.weight_decay, NON_NEGATIVE),
-                        "momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)),
-                        "--label-smoothing": (self.label_smoothing, Bounds(0.0, 1.0, max_open=True)),
-                        "--val-fraction": (self.val_fraction, Bounds(0.0, 0.9)),
-                        "--size": (self.size, Bounds(8, 4096, integer=True)),
+        check_declared(self)
+        check_settings({"momentum": (self.momentum, Bounds(0.0, 1.0, max_open=True)),
                         "bottleneck_dim": (self.bottleneck_dim, COUNT), "--seed": (self.seed, SEED),
                         "--workers": (self.workers, NON_NEGATIVE_INT)})
 
