@@ -3,8 +3,9 @@ accuracy on raw against translated target images, as mean and standard deviation
 
     python results_table.py runs/small --tasks "depth-kv1 nir" --seeds "0 1 2" --methods "..." --bridges "..."
 
-Reads RUNS/<task>/seed<seed>/metrics/<method>.json (xmt evaluate --out) and
-RUNS/<task>/seed<seed>/scores/bridge-<name>.json (score_translations.py).
+Reads RUNS/<task>/seed<seed>/metrics/<method>.json (xmt evaluate --out),
+RUNS/<task>/seed<seed>/scores/bridge-<name>.json and teacher-<name>.json (score_translations.py on a bridge's
+test and TR translations) and guard-<method>.json (guard_record.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ LABELS = {
     "tgkt-no-im": "TGKT without L_IM",
     "tgkt-no-bn": "TGKT without L_BN",
     "tgkt-kl-conf": "TGKT, L_KL weighted by teacher confidence (`--kl-weighting confidence`)",
+    "tgkt-guided": "TGKT, teacher from the guided bridge (`unet` + L_perc + L_kl)",
+    "tgkt-cluster": "TGKT, cluster votes (`--kl-target cluster`)",
+    "tgkt-guard": "TGKT with the teacher guard (`--guard-with` SOCKET, SHOT, `light` bridge)",
 }
 REFERENCES = {"source-rgb", "source-gray", "oracle"}  # not methods: left out of the paired differences
 BRIDGE_LABELS = {
@@ -42,6 +46,11 @@ BRIDGE_LABELS = {
     "unet-rec-d": "`unet`, L_rec + L_D",
     "unet-bn": "`unet`, + L_bn",
     "unet-feat": "`unet`, + L_feat",
+    "unet-perc": "`unet`, + L_perc",
+    "unet-kl": "`unet`, + L_kl",
+    "unet-guided": "`unet`, + L_perc + L_kl",
+    "unet-d2": "`unet`, 2-layer discriminator",
+    "unet-aug": "`unet`, paired augmentation",
 }
 
 
@@ -55,13 +64,13 @@ def last_epoch(path: Path) -> dict | None:
     return json.loads(lines[-1]) if lines else None
 
 
-def cell(values: list[float | None]) -> str:
+def cell(values: list[float | None], digits: int = 1) -> str:
     found = [v for v in values if v is not None]
     if not found:
         return "–"
-    text = f"{statistics.mean(found):.1f}"
+    text = f"{statistics.mean(found):.{digits}f}"
     if len(found) > 1:
-        text += f" ± {statistics.stdev(found):.1f}"
+        text += f" ± {statistics.stdev(found):.{digits}f}"
     return text + ("" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)")
 
 
@@ -86,6 +95,30 @@ def interval(values: list[float | None]) -> str:
     return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]{seeds}"
 
 
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def teacher_rows(runs: dict[str, list[Path]], tasks: list[str], teachers: list[str],
+                 guarded: list[str]) -> list[tuple[str, list[str]]]:
+    """The teacher's true accuracy on the TR images (scored with their labels, which no method reads) and, for
+    each guarded run, the guard's label-free estimate of it and the weight it gave L_KL."""
+    rows = []
+    for b in teachers:
+        rows.append((f"true accuracy of the `{b}` teacher on TR (%)",
+                     [cell([accuracy(r / "scores" / f"teacher-{b}.json") for r in runs[t]]) for t in tasks]))
+    for m in guarded:
+        records = {t: [read_json(r / "scores" / f"guard-{m}.json") for r in runs[t]] for t in tasks}
+        rows.append((f"{m}: estimated teacher accuracy (%)",
+                     [cell([100 * g["guard_teacher_accuracy"] if g else None for g in records[t]]) for t in tasks]))
+        rows.append((f"{m}: estimated accuracy of the best other predictor (%)",
+                     [cell([100 * max(g["guard_other_accuracies"]) if g else None for g in records[t]])
+                      for t in tasks]))
+        rows.append((f"{m}: weight on L_KL",
+                     [cell([g["guard_weight"] if g else None for g in records[t]], digits=2) for t in tasks]))
+    return rows
+
+
 def table(header: str, rows: list[tuple[str, list[str]]], tasks: list[str]) -> list[str]:
     lines = [f"| {header} | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
     return lines + [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
@@ -100,6 +133,8 @@ def main() -> None:
     parser.add_argument("--bridges", default="")
     parser.add_argument("--bridge-tasks", default="", help="tasks of the bridge table (default: all)")
     parser.add_argument("--versus", default="", help="a method to compare the others with, seed by seed")
+    parser.add_argument("--teachers", default="", help="bridges whose TR translations' accuracy to report")
+    parser.add_argument("--guarded", default="", help="guarded TGKT runs whose guard decisions to report")
     parser.add_argument("--command", default="", help="the command that made the run, quoted in the output")
     args = parser.parse_args()
     tasks, seeds = args.tasks.split(), args.seeds.split()
@@ -127,6 +162,12 @@ def main() -> None:
                 cells.append(interval([a - b if a is not None and b is not None else None for a, b in pairs]))
             rows.append((LABELS.get(m, m), cells))
         out += table("method", rows, tasks)
+    if args.teachers.split() or args.guarded.split():
+        out += ["", "### The teacher and the guard", "",
+                "The teacher is the source model reading a bridge's translations of the TR (adaptation) images; its "
+                "true accuracy is scored with their labels, which no method reads. The guard estimates it without "
+                "labels, from its agreement with the other predictors (xmt/agreement.py).", ""]
+        out += table("teacher", teacher_rows(runs, tasks, args.teachers.split(), args.guarded.split()), tasks)
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
     if args.bridges.split() and bridge_tasks:
         out += ["", "### Bridge: the source model on raw target images and on their translations", ""]

@@ -15,6 +15,8 @@ from xmt.cli import main
 
 PATTERNS = ("checker", "hstripes", "vstripes")
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"  # the reproduction scripts, tested too
+
 TINY_SIZE = 32  # the image size of the tiny embedded benchmark (conftest's tiny_* fixtures)
 
 

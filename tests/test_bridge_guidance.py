@@ -6,14 +6,13 @@ import math
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import h5py
 import pytest
 import torch
 from torch import nn
 
-from helpers import run_cli
+from helpers import EXAMPLES, run_cli
 from xmt.bounds import NON_NEGATIVE
 from xmt.engine.checkpoint import read_metadata
 from xmt.engine.jsonlog import read_jsonl
@@ -23,7 +22,6 @@ from xmt.methods.tgmb import BridgeConfig
 from xmt.models.bn_stats import evenly_spaced, record_feature_maps
 from xmt.settings import changed_from_default, check_declared, declared, declared_values, setting
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 # ---- L_perc and the feature maps it reads ---------------------------------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+from helpers import EXAMPLES
+
 
 
 def write_metrics(path: Path, accuracy: float) -> None:
@@ -30,6 +31,23 @@ def test_results_table_gives_mean_and_sample_std_over_seeds_and_flags_missing_ru
     std = statistics.stdev([20.0, 30.0, 40.0])
     assert rows["SOCKET"] == f"30.0 ± {std:.1f}"
     assert rows["TGKT (xmt, best translator)"] == "50.0 (1/3 seeds)"
+
+
+def test_results_table_sets_the_guard_estimate_beside_the_teachers_true_accuracy(tmp_path):
+    for seed, (true, estimate, other, weight) in {"0": (0.5, 0.45, 0.3, 1.0), "1": (0.3, 0.35, 0.4, 0.0)}.items():
+        scores = tmp_path / "nir" / f"seed{seed}" / "scores"
+        write_metrics(scores / "teacher-unet.json", true)
+        (scores / "guard-tgkt-guard.json").write_text(json.dumps(
+            {"guard_weight": weight, "guard_teacher_accuracy": estimate, "guard_other_accuracies": [0.1, other]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0 1", "--methods", "tgkt-guard", "--teachers", "unet", "--guarded", "tgkt-guard"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out[out.index("### The teacher"):]
+            .splitlines() if line.startswith("| ")}
+    assert rows["true accuracy of the `unet` teacher on TR (%)"] == f"40.0 ± {statistics.stdev([50.0, 30.0]):.1f}"
+    assert rows["tgkt-guard: estimated teacher accuracy (%)"] == f"40.0 ± {statistics.stdev([45.0, 35.0]):.1f}"
+    assert rows["tgkt-guard: estimated accuracy of the best other predictor (%)"].startswith("35.0 ± ")
+    assert rows["tgkt-guard: weight on L_KL"] == f"0.50 ± {statistics.stdev([1.0, 0.0]):.2f}"
 
 
 @pytest.mark.slow

@@ -2,12 +2,14 @@
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import TINY_SIZE, run_cli
+from helpers import EXAMPLES, TINY_SIZE, run_cli
 from xmt.data.batches import load_native, open_native
 from xmt.data.translated import read_translated_pack
 from xmt.data.readers import open_image_set
@@ -315,6 +317,10 @@ def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, 
     assert config["objective"]["beta_kl"] == pytest.approx(2.0 * expected.weight)
     assert config["objective"]["kl_target"] == "cluster"
     assert [i["path"] for i in load_model(out).meta["provenance"]["inputs"]["guard_with"]] == [str(p) for p in others]
+    # examples/guard_record.py writes the decision down for the results table
+    record = tmp_path / "guard.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "guard_record.py"), str(out), "--out", str(record)], check=True)
+    assert json.loads(record.read_text()) == {**guard, "beta_kl": config["objective"]["beta_kl"]}
 
 
 def _labels(model_path, tr_set):
