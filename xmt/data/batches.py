@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from xmt.data.encoding import EncodingRecipe, to_chw
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import progress_bar, warn
 from xmt.errors import UserError
 

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from xmt.data.batches import NativeImages, load_native, open_native
-from xmt.data.readers import ImageSet
-from xmt.data.translated import write_translated_pack
+from xmt.data.packs.translated import write_translated_pack
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.output_kinds import BRIDGE_FOLDER, pack_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.jsonlog import write_jsonl

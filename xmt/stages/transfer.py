@@ -10,7 +10,7 @@ import torch
 
 from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.hashing import sha256_file

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xmt.data.pack_rows import RowBlock, RowReader
-from xmt.data.pairing import Pairs
+from xmt.data.sets.pairing import Pairs
+from xmt.data.sets.rows import RowBlock, RowReader
 from xmt.data.validation import Problems
 from xmt.engine.console import progress_bar
 

@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from xmt.data.encoding import EncodingRecipe, to_chw
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.data.validation import Problem, Problems
 from xmt.errors import UserError
 
