@@ -6,7 +6,7 @@ with and without the content hash.
 Packs: the same rows (random smooth RGB + 16-bit depth with noise and holes) written twice with each
 codec, with HDF5's Fletcher-32 per-chunk checksum (what xmt writes) and without (packs written before
 it), then read as the stages read them: random single rows (`PackImageSet.read_stored`, as a
-DataLoader over `PackDataset` does) and sequential blocks of 256 rows (`read_block`, as
+DataLoader over `PackDataset` does) and sequential blocks of 256 rows (`read_native_block`, as
 `load_native` does). Checkpoints: a MobileNetV2 classifier's state dict, saved by
 `save_checkpoint`; a load reads every tensor, then the verification (content hash and finiteness)
 runs. Prints the best of --repeats of each and the ratios; docs/performance.md records the figures.
@@ -83,7 +83,7 @@ def bench_pack(path: Path, rows: int, size: int, repeats: int) -> tuple[float, f
     def block_reads():
         for start in range(0, rows, 256):
             for s, r in zip(sets, recipes):
-                s.read_block(start, min(start + 256, rows), r)
+                s.read_native_block(start, min(start + 256, rows), r)
 
     random_reads(), block_reads()  # warm-up: file opening, page cache
     return rows / best(repeats, random_reads), rows / best(repeats, block_reads)

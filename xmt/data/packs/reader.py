@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import torch
 
-from xmt.data.encoding import EncodingRecipe, to_chw, to_hwc
+from xmt.data.encoding import EncodingRecipe, to_hwc
 from xmt.data.h5files import ProcessLocalH5
 from xmt.data.sets.image_set import ImageSet
 from xmt.data.validation import Problem
@@ -151,11 +151,11 @@ class PackImageSet(ProcessLocalH5, ImageSet):
     def read_stored(self, index: int) -> np.ndarray:
         return to_hwc(read_rows(self._images(), self.source, index))
 
-    def read_block(self, start: int, stop: int, recipe: EncodingRecipe) -> np.ndarray:
+    def read_native_block(self, start: int, stop: int, recipe: EncodingRecipe) -> np.ndarray:
         """Rows start..stop as (n, C, size, size) native arrays: one slice read, not n."""
         block = read_rows(self._images(), self.source, slice(start, stop))
         if block.shape[-1] != recipe.size or block.dtype != np.dtype(f"uint{recipe.bit_depth}"):
-            return np.stack([to_chw(self.read(i, recipe)) for i in range(start, stop)])
+            return super().read_native_block(start, stop, recipe)
         return block
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmt.data.encoding import EncodingRecipe
+from xmt.data.encoding import EncodingRecipe, to_chw
 from xmt.data.modalities import read_stored, stored_to_native
 from xmt.engine.hashing import sha256_lines
 from xmt.errors import UserError
@@ -55,6 +55,10 @@ class ImageSet:
         array = self.read_raw(index)
         recipe.check_native(array, path=self.paths[index])
         return recipe.resize_image(array)
+
+    def read_native_block(self, start: int, stop: int, recipe: EncodingRecipe) -> np.ndarray:
+        """Samples start..stop as (n, C, size, size) native arrays (a pack reads them in one slice)."""
+        return np.stack([to_chw(self.read(i, recipe)) for i in range(start, stop)])
 
     @property
     def files_read_plainly(self) -> bool:

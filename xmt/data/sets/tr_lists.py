@@ -31,7 +31,7 @@ class _RowCopier(RowReader):
         super().__init__(pairs.image_sets(), size=None)
         self.copies = copies
 
-    def read_block(self, start: int, stop: int) -> RowBlock:
+    def read_row_block(self, start: int, stop: int) -> RowBlock:
         rows, problems = [], Problems()
         for index in range(start, stop):
             row = self._read_row(index, problems)
