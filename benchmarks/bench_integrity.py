@@ -6,7 +6,7 @@ with and without the content hash.
 Packs: the same rows (random smooth RGB + 16-bit depth with noise and holes) written twice with each
 codec, with HDF5's Fletcher-32 per-chunk checksum (what xmt writes) and without (packs written before
 it), then read as the stages read them: random single rows (`PackImageSet.read_stored`, as a
-DataLoader over `PackDataset` does) and sequential blocks of 256 rows (`read_block`, as
+DataLoader over `PackDataset` does) and sequential blocks of 256 rows (`read_native_block`, as
 `load_native` does). Checkpoints: a MobileNetV2 classifier's state dict, saved by
 `save_checkpoint`; a load reads every tensor, then the verification (content hash and finiteness)
 runs. Prints the best of --repeats of each and the ratios; docs/performance.md records the figures.
@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
-import xmt.data.packs as packs
+import xmt.data.packs.writer as pack_writer
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.packs import PackImageSet, PackWriter
+from xmt.data.packs.reader import PackImageSet
+from xmt.data.packs.writer import PackWriter
 from xmt.engine.checkpoint import content_sha256, read_checkpoint, verify_tensors
 from xmt.models.classifier import Classifier
 from xmt.models.io import load_model, save_model
@@ -43,8 +44,8 @@ def make_rows(rows: int, size: int) -> dict[str, np.ndarray]:
 
 
 def write(path: Path, rows: dict[str, np.ndarray], compression: str, checksum: bool) -> None:
-    saved = packs.CHECKSUM
-    packs.CHECKSUM = saved if checksum else {}
+    saved = pack_writer.CHECKSUM
+    pack_writer.CHECKSUM = saved if checksum else {}
     try:
         with h5py.File(path, "w") as f:
             writer = PackWriter(f, {m: a.dtype for m, a in rows.items()}, rows["rgb"].shape[-1], compression)
@@ -54,7 +55,7 @@ def write(path: Path, rows: dict[str, np.ndarray], compression: str, checksum: b
             writer.finish(labels=np.zeros(n, np.int64), paths={m: [f"{i}.png" for i in range(n)] for m in rows},
                           classes=["c"], kind="images", provenance={})
     finally:
-        packs.CHECKSUM = saved
+        pack_writer.CHECKSUM = saved
     with h5py.File(path, "r") as f:
         assert f["images/depth"].fletcher32 == checksum
 
@@ -82,7 +83,7 @@ def bench_pack(path: Path, rows: int, size: int, repeats: int) -> tuple[float, f
     def block_reads():
         for start in range(0, rows, 256):
             for s, r in zip(sets, recipes):
-                s.read_block(start, min(start + 256, rows), r)
+                s.read_native_block(start, min(start + 256, rows), r)
 
     random_reads(), block_reads()  # warm-up: file opening, page cache
     return rows / best(repeats, random_reads), rows / best(repeats, block_reads)

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from xmt.data.packs import PackDataset, write_pack
-from xmt.data.pairing import pair_folders
+from xmt.data.packs.reader import PackDataset
+from xmt.data.packs.writer import write_pack
+from xmt.data.sets.pairing import pair_folders
 from xmt.data.validation import Problems
 from xmt.engine.console import set_quiet
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.translated import read_translated_pack
+from xmt.data.packs.translated import read_translated_pack
 from xmt.engine.jsonlog import read_jsonl
 from xmt.stages.translate import run_translate
 

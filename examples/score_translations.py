@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.translated import read_translated_pack
+from xmt.data.packs.translated import read_translated_pack
 from xmt.losses import marginal_entropy, mean_entropy
 from xmt.metrics import classification_metrics
 

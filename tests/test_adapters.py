@@ -7,10 +7,10 @@ import numpy as np
 from PIL import Image
 
 from helpers import run_cli
-from xmt.data.adapters.sunrgbd import decode_depth
 from xmt.data.encoding import resize_shorter_side_centre_crop
-from xmt.data.packs import read_pack_header
-from xmt.data.readers import open_image_set
+from xmt.data.packs.reader import read_pack_header
+from xmt.data.sets.adapters.sunrgbd import decode_depth
+from xmt.data.sets.readers import open_image_set
 
 
 def save(path, array):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from helpers import TINY_SIZE, run_cli
 from xmt.data.batches import load_native
-from xmt.data.readers import open_image_set
+from xmt.data.sets.readers import open_image_set
 from xmt.engine.checkpoint import read_metadata
 from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import read_jsonl

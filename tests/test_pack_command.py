@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from helpers import run_cli
-from xmt.data.packs import PackDataset, PackImageSet
-from xmt.data.readers import open_image_set
+from xmt.data.packs.reader import PackDataset, PackImageSet
+from xmt.data.sets.readers import open_image_set
 
 
 def save(path, array):

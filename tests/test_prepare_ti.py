@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import run_cli
 from xmt.data.encoding import resize_shorter_side_centre_crop
-from xmt.data.packs import read_pack_header, read_skipped
+from xmt.data.packs.reader import read_pack_header, read_skipped
 
 
 def save(path, array):
@@ -192,7 +192,7 @@ def test_ti_classes_split_and_tr_lists(tmp_path, capsys):
     assert code == 0, err
     result = json.loads(stdout)
     assert result["classes"] == ["chair", "sofa"] and result["pairs"] == 6
-    from xmt.data.readers import open_image_set
+    from xmt.data.sets.readers import open_image_set
     rgb = open_image_set(result["tr_lists"]["tr"]["rgb"], "rgb")
     depth = open_image_set(result["tr_lists"]["tr"]["depth"], "depth")
     assert rgb.classes == depth.classes == ["desk"] and len(rgb) == len(depth) == 3

@@ -4,8 +4,9 @@ from PIL import Image
 
 from xmt.data.batches import load_native
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.packs import PackImageSet, input_list_sha256, write_pack
-from xmt.data.readers import open_image_set
+from xmt.data.packs.reader import PackImageSet
+from xmt.data.packs.writer import input_list_sha256, write_pack
+from xmt.data.sets.readers import open_image_set
 from xmt.errors import UserError
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from xmt.data.adapters import FORMATS, AdapterOptions
+from xmt.data.sets.adapters import FORMATS, AdapterOptions
 from xmt.data.validation import Problems
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.errors import UserError

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from helpers import pattern_image, run_cli
-from xmt.data.packs import read_pack_header
-from xmt.data.readers import open_image_set
+from xmt.data.packs.reader import read_pack_header
+from xmt.data.sets.readers import open_image_set
 from xmt.errors import UserError
 from xmt.models.io import load_model
 

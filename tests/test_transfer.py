@@ -11,8 +11,8 @@ import torch
 
 from helpers import EXAMPLES, TINY_SIZE, run_cli
 from xmt.data.batches import load_native, open_native
-from xmt.data.translated import read_translated_pack
-from xmt.data.readers import open_image_set
+from xmt.data.packs.translated import read_translated_pack
+from xmt.data.sets.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
 from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
 from xmt.methods.inference import predict

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 from safetensors import safe_open
 
-from xmt.data.packs import CorruptData, read_pack_header, read_rows, row_ranges
-from xmt.data.readers import PACK_SUFFIXES
+from xmt.data.packs.reader import CorruptData, read_pack_header, read_rows, row_ranges
+from xmt.data.sets.readers import PACK_SUFFIXES
 from xmt.engine.checkpoint import HASH_KEY, read_checkpoint, read_metadata
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file

@@ -21,7 +21,7 @@ from PIL import Image
 
 from xmt.cli import main
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.packs import read_pack_header, read_skipped
+from xmt.data.packs.reader import read_pack_header, read_skipped
 from xmt.models.classifier import Classifier
 from xmt.models.io import save_model
 

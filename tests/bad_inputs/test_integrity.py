@@ -18,7 +18,8 @@ from safetensors.torch import save_file
 from helpers import TINY_SIZE
 from harness import assert_refused, run_in_process
 from xmt.cli import main
-from xmt.data.packs import COMPRESSIONS, CorruptData, PackDataset, PackImageSet, PackWriter
+from xmt.data.packs.reader import CorruptData, PackDataset, PackImageSet
+from xmt.data.packs.writer import COMPRESSIONS, PackWriter
 from xmt.engine.checkpoint import HASH_KEY, METADATA_KEY, content_sha256, read_checkpoint, save_checkpoint
 from xmt.errors import RunFailure, UserError
 from xmt.models.io import load_model
@@ -294,7 +295,7 @@ def test_a_dataloader_worker_reports_a_corrupt_row_in_one_line(made, tmp_path):
 
 def test_a_pack_without_checksums_still_reads_and_verifies(tiny_synth, monkeypatch, tmp_path, capsys):
     """Packs written before checksums (no fletcher32 filter) read as before; --verify says they carry none."""
-    monkeypatch.setattr("xmt.data.packs.CHECKSUM", {})
+    monkeypatch.setattr("xmt.data.packs.writer.CHECKSUM", {})
     old = tmp_path / "old.h5"
     xmt_ok("pack", tiny_synth / "target" / "test" / "depth", "--modality", "depth", "--size", TINY_SIZE,
            "--out", old, "-q")

@@ -7,7 +7,6 @@ every epoch, and batches are encoded on the device by the recipe.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from xmt.data.encoding import EncodingRecipe, to_chw
-from xmt.data.readers import ImageSet
+from xmt.data.parallel import ordered_map
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import progress_bar, warn
 from xmt.errors import UserError
 
@@ -85,36 +85,26 @@ def open_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0,
         return load_native(image_set, recipe, workers)
     image_set.check_labels()
     if image_set.modality == "depth":  # one pass, a block at a time: the check needs every image, not memory
-        flags = [depth_flags(_read_block((image_set, start, min(start + _BLOCK, len(image_set)), recipe)))
+        flags = [depth_flags(image_set.read_native_block(start, min(start + _BLOCK, len(image_set)), recipe))
                  for start in range(0, len(image_set), _BLOCK)]
         judge_depth_content(image_set, *(np.concatenate(parts) for parts in zip(*flags)))
     return StreamedImages(image_set, recipe)
 
 
-def _read_block(args: tuple[ImageSet, int, int, EncodingRecipe]) -> np.ndarray:
-    image_set, start, stop, recipe = args
-    reader = getattr(image_set, "read_block", None)
-    if reader is not None:
-        return reader(start, stop, recipe)
-    return np.stack([to_chw(image_set.read(i, recipe)) for i in range(start, stop)])
+def _read_native_block(shared: tuple[ImageSet, EncodingRecipe], span: tuple[int, int]) -> np.ndarray:
+    image_set, recipe = shared
+    return image_set.read_native_block(*span, recipe)
 
 
 def load_native(image_set: ImageSet, recipe: EncodingRecipe, workers: int = 0) -> NativeImages:
     """Decode, check and resize every image of the set; `workers` > 0 decodes in processes."""
     image_set.check_labels()
-    blocks = [(image_set, start, min(start + _BLOCK, len(image_set)), recipe)
-              for start in range(0, len(image_set), _BLOCK)]
+    spans = [(start, min(start + _BLOCK, len(image_set))) for start in range(0, len(image_set), _BLOCK)]
     arrays = []
     with progress_bar(f"reading {image_set.source.name}", len(image_set)) as bar:
-        if workers > 0 and len(blocks) > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for block in pool.map(_read_block, blocks):
-                    arrays.append(block)
-                    bar.advance(len(block))
-        else:
-            for args in blocks:
-                arrays.append(_read_block(args))
-                bar.advance(len(arrays[-1]))
+        for block in ordered_map(_read_native_block, spans, workers, shared=(image_set, recipe)):
+            arrays.append(block)
+            bar.advance(len(block))
     stacked = np.concatenate(arrays)
     if len(stacked) != len(image_set):
         raise UserError(f"holds {len(stacked)} images for {len(image_set)} paths and labels (truncated or corrupt?)",

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from xmt.data.batches import load_native
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import warn
 from xmt.methods.inference import predict
 from xmt.metrics import classification_metrics

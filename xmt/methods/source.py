@@ -16,7 +16,7 @@ import torch
 from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches, load_native,
                               to_device_batches)
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
 from xmt.engine.run_state import RunState

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.readers import open_image_set
+from xmt.data.sets.readers import open_image_set
 from xmt.engine.output_kinds import METRICS_JSON
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.methods.evaluation import evaluate_model

@@ -8,8 +8,10 @@ import numpy as np
 
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.modalities import TARGET_MODALITIES
-from xmt.data.packs import PackImageSet, read_pack_header
-from xmt.data.readers import ImageSet, open_image_set, read_classes_file
+from xmt.data.packs.reader import PackImageSet, read_pack_header
+from xmt.data.sets.image_set import ImageSet
+from xmt.data.sets.lists import read_classes_file
+from xmt.data.sets.readers import open_image_set
 from xmt.errors import UserError
 
 

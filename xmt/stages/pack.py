@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmt.data.packs import COMPRESSIONS, PackResult, write_pack  # COMPRESSIONS: for the CLI's help
-from xmt.data.readers import drop_duplicates, open_image_set
+from xmt.data.packs.writer import COMPRESSIONS, PackResult, write_pack  # COMPRESSIONS: for the CLI's help
+from xmt.data.sets.readers import drop_duplicates, open_image_set
 from xmt.data.validation import Problems
 from xmt.engine.console import warn
 from xmt.engine.output_kinds import pack_of

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.readers import open_image_set
+from xmt.data.sets.readers import open_image_set
 from xmt.engine.output_kinds import PREDICTIONS_CSV
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.methods.evaluation import predict_labels

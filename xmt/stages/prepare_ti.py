@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from xmt.data.adapters import FORMATS, PROTOCOLS, AdapterOptions, Found, find_pairs  # FORMATS: for the CLI's help
-from xmt.data.class_split import choose_ti, read_class_list
 from xmt.data.modalities import TARGET_MODALITIES
-from xmt.data.packs import write_pack
-from xmt.data.pairing import pair_folders, read_aligned_lists, read_pair_list
-from xmt.data.tr_lists import write_tr_lists
+from xmt.data.packs.writer import write_pack
+from xmt.data.sets.adapters import FORMATS, PROTOCOLS, AdapterOptions, Found, find_pairs  # FORMATS: for the CLI's help
+from xmt.data.sets.class_split import choose_ti, read_class_list
+from xmt.data.sets.pairing import pair_folders, read_aligned_lists, read_pair_list
+from xmt.data.sets.tr_lists import write_tr_lists
 from xmt.data.validation import Problems
 from xmt.engine.console import info
 from xmt.engine.output_kinds import TR_LISTS_FOLDER, pack_of

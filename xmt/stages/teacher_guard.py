@@ -15,7 +15,7 @@ import torch
 
 from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.readers import ImageSet
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import info
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.readers import open_image_set
+from xmt.data.sets.readers import open_image_set
 from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.output_kinds import JSONL_LOG, checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs

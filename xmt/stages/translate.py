@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from xmt.data.batches import NativeImages, load_native
-from xmt.data.readers import ImageSet
-from xmt.data.translated import write_translated_pack
+from xmt.data.packs.translated import write_translated_pack
+from xmt.data.sets.image_set import ImageSet
 from xmt.engine.output_kinds import pack_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.errors import UserError

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from xmt.data.readers import ImageSet
-from xmt.data.translated import read_translated_pack
+from xmt.data.packs.translated import read_translated_pack
+from xmt.data.sets.image_set import ImageSet
 from xmt.errors import UserError
 from xmt.models.io import LoadedModel
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xmt.data.adapters import FORMATS, AdapterOptions, Found, require_modality
 from xmt.data.h5files import ProcessLocalH5
-from xmt.data.pairing import pairs_from_rows
-from xmt.data.readers import ImageSet
+from xmt.data.sets.adapters import FORMATS, AdapterOptions, Found, require_modality
+from xmt.data.sets.image_set import ImageSet
+from xmt.data.sets.pairing import pairs_from_rows
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 

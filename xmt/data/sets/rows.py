@@ -9,7 +9,6 @@ does not depend on the number of workers.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from xmt.data.encoding import EncodingRecipe, to_chw
-from xmt.data.readers import ImageSet
+from xmt.data.parallel import ordered_map
+from xmt.data.sets.image_set import ImageSet
 from xmt.data.validation import Problem, Problems
 from xmt.errors import UserError
 
@@ -52,14 +52,10 @@ class RowReader:
     def blocks(self, workers: int = 0) -> Iterator[RowBlock]:
         """Every row, in blocks, in order; `workers` > 0 reads them in that many processes."""
         spans = [(start, min(start + BLOCK, len(self))) for start in range(0, len(self), BLOCK)]
-        if workers <= 0 or len(spans) < 2:
-            yield from (self.read_block(*span) for span in spans)
-            return
-        with ProcessPoolExecutor(workers, initializer=_install, initargs=(self,)) as pool:
-            # map queues every block at once and yields the results in order, as soon as each is ready
-            yield from pool.map(_read_installed, *zip(*spans), chunksize=1)
+        yield from ordered_map(_read_row_block, spans, workers, shared=self)
 
-    def read_block(self, start: int, stop: int) -> RowBlock:
+    def read_row_block(self, start: int, stop: int) -> RowBlock:
+        """Rows start..stop: the good ones decoded and stacked, the others' problems."""
         rows, images, problems = [], {m: [] for m in self.sets}, Problems()
         for index in range(start, stop):
             row = self._read_row(index, problems)
@@ -126,13 +122,5 @@ def _size(image: np.ndarray) -> str:
     return f"{image.shape[1]}x{image.shape[0]}"
 
 
-_installed: RowReader | None = None
-
-
-def _install(reader: RowReader) -> None:
-    global _installed
-    _installed = reader
-
-
-def _read_installed(start: int, stop: int) -> RowBlock:
-    return _installed.read_block(start, stop)
+def _read_row_block(reader: RowReader, span: tuple[int, int]) -> RowBlock:
+    return reader.read_row_block(*span)

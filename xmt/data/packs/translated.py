@@ -16,7 +16,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xmt.data.packs import CHECKSUM, PackWriter, read_pack_header, read_rows
+from xmt.data.packs.reader import read_pack_header, read_rows
+from xmt.data.packs.writer import CHECKSUM, PackWriter
 from xmt.errors import UserError
 
 

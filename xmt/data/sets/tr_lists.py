@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from xmt.data.pack_rows import RowBlock, RowReader
-from xmt.data.pairing import Pairs
+from xmt.data.sets.pairing import Pairs
+from xmt.data.sets.rows import RowBlock, RowReader
 from xmt.data.validation import Problems
 from xmt.engine.console import progress_bar
 
@@ -31,7 +31,7 @@ class _RowCopier(RowReader):
         super().__init__(pairs.image_sets(), size=None)
         self.copies = copies
 
-    def read_block(self, start: int, stop: int) -> RowBlock:
+    def read_row_block(self, start: int, stop: int) -> RowBlock:
         rows, problems = [], Problems()
         for index in range(start, stop):
             row = self._read_row(index, problems)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from xmt.data.pairing import Pairs
+from xmt.data.sets.pairing import Pairs
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 from xmt.registry import Registry, import_submodules

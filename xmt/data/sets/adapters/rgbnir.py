@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from xmt.data.adapters import FORMATS, AdapterOptions, Found, require_modality
-from xmt.data.pairing import file_set_maker, pairs_from_keys
+from xmt.data.sets.adapters import FORMATS, AdapterOptions, Found, require_modality
+from xmt.data.sets.pairing import file_set_maker, pairs_from_keys
 from xmt.data.validation import Problems
 
 CATEGORIES = ("country", "field", "forest", "indoor", "mountain", "oldbuilding", "street", "urban", "water")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xmt.data.adapters import Found
-from xmt.data.pairing import Pairs
+from xmt.data.sets.adapters import Found
+from xmt.data.sets.pairing import Pairs
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xmt.data.readers import ImageSet, open_image_set, read_list_rows, resolve_listed
+from xmt.data.sets.image_set import ImageSet
+from xmt.data.sets.lists import read_list_rows, resolve_listed
+from xmt.data.sets.readers import open_image_set
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xmt.data.adapters import FORMATS, AdapterOptions, Found
 from xmt.data.modalities import TARGET_MODALITIES
-from xmt.data.pairing import pair_folders
+from xmt.data.sets.adapters import FORMATS, AdapterOptions, Found
+from xmt.data.sets.pairing import pair_folders
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 
