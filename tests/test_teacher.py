@@ -72,7 +72,27 @@ def test_cluster_votes_replace_each_teacher_row_by_its_cluster_mean_and_need_clu
     torch.testing.assert_close(cluster.epoch_teacher(teacher, pseudo), cluster_votes(teacher, pseudo.labels, 3))
     assert TgktObjective().epoch_teacher(teacher, pseudo) is teacher
     assert TgktObjective(beta_self=0.0).pseudo_labels is None
+    assert TgktObjective(clustering="socket").pseudo_labels == "socket"
     with pytest.raises(UserError, match="--kl-target"):
         TgktObjective(kl_target="image")
     with pytest.raises(UserError, match="--guard-margin"):
         TgktObjective(guard_margin=0.0)
+
+
+def test_tgkt_with_l_kl_switched_off_and_socket_clustering_is_socket():
+    """What the guard falls back to when it trusts no teacher: SOCKET's loss, term for term."""
+    from xmt.methods.adapt import Batch
+    from xmt.methods.socket import SocketObjective
+    from xmt.models.classifier import Classifier
+
+    torch.manual_seed(0)
+    model = Classifier("smallcnn", 5, backbone_args={"width": 4}).train()
+    source = Classifier("smallcnn", 5, backbone_args={"width": 4}).eval()
+    batch = Batch(x=torch.randn(8, 3, 16, 16), index=torch.arange(8),
+                  pseudo=PseudoLabels(torch.randint(0, 5, (8,)), torch.rand(8)),
+                  ti_x=torch.randn(6, 3, 16, 16), ti_source_features=torch.randn(6, model.bottleneck_dim))
+    fallback, socket = TgktObjective(beta_kl=0.0, clustering="socket"), SocketObjective()
+    assert fallback.pseudo_labels == socket.pseudo_labels and fallback.uses_ti and not fallback.uses_translations
+    for objective in (fallback, socket):
+        objective.setup(source, torch.device("cpu"))
+    torch.testing.assert_close(fallback.loss(model, batch)[0], socket.loss(model, batch)[0])

@@ -33,6 +33,7 @@ from xmt.settings import check_declared, declared_values, setting
 IGNORE = -1
 KL_WEIGHTINGS = ("none", "confidence")
 KL_TARGETS = ("sample", "cluster")
+CLUSTERINGS = ("shot", "socket")
 TGKT = "TGKT (--method tgkt only; 0 switches a term off)"
 
 
@@ -56,6 +57,9 @@ class TgktObjective(Objective):
     feature_reduction: str = setting("frobenius", "L_f as frobenius (SOCKET's L_TI) or mean (per-sample L2).",
                                      choices=("frobenius", "mean"), panel=TGKT)
     beta_self: float = setting(0.3, "Weight of L_self, clustering pseudo-labels.", bounds=NON_NEGATIVE, panel=TGKT)
+    clustering: str = setting("shot", "The pseudo-labels of L_self (and the clusters of --kl-target cluster): shot "
+                              "(two rounds, cosine distance) or socket (one soft round, Euclidean distance).",
+                              choices=CLUSTERINGS, panel=TGKT)
     confidence: float = setting(0.0, "Drop pseudo-labels whose probability is below this.", bounds=UNIT_INTERVAL,
                                 panel=TGKT)
     beta_im: float = setting(1.0, "Weight of SHOT's information maximisation.", bounds=NON_NEGATIVE, panel=TGKT)
@@ -74,7 +78,8 @@ class TgktObjective(Objective):
 
     @property
     def pseudo_labels(self) -> str | None:
-        return "shot" if self.beta_self > 0 or (self.uses_translations and self.kl_target == "cluster") else None
+        clusters = self.beta_self > 0 or (self.uses_translations and self.kl_target == "cluster")
+        return self.clustering if clusters else None
 
     @property
     def uses_ti(self) -> bool:
