@@ -33,6 +33,8 @@ LABELS = {
     "tgkt-kl-conf": "TGKT, L_KL weighted by teacher confidence (`--kl-weighting confidence`)",
     "tgkt-guided": "TGKT, teacher from the guided bridge (`unet` + L_perc + L_kl)",
     "tgkt-cluster": "TGKT, cluster votes (`--kl-target cluster`)",
+    "tgkt-spl": "TGKT, SOCKET's clustering for L_self (`--clustering socket`)",
+    "tgkt-no-kl-spl": "TGKT without L_KL, SOCKET's clustering (SOCKET's loss)",
     "tgkt-guard": "TGKT with the teacher guard (`--guard-with` SOCKET, SHOT, `light` bridge)",
 }
 REFERENCES = {"source-rgb", "source-gray", "oracle"}  # not methods: left out of the paired differences
