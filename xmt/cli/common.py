@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import tomllib
@@ -85,6 +86,34 @@ DepthFarOption = Annotated[float, typer.Option(parser=O.POSITIVE, help="Depth en
                                                "(beyond --depth-near).")]
 
 
+StreamOption = Annotated[bool, typer.Option("--stream", help="Read TR and TI images a batch at a time instead of "
+                                            "into memory: for data larger than memory (packs read fastest).")]
+
+
+def _shared(name: str, annotation, default) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+# the options of the stages that train on target images (bridge, transfer): with_settings(..., shared=...)
+TARGET_TRAINING = (
+    _shared("depth_near", DepthNearOption, 0.0), _shared("depth_far", DepthFarOption, 10.0),
+    _shared("depth_scale", DepthScaleOption, None), _shared("seed", SeedOption, 0),
+    _shared("device", DeviceOption, "auto"), _shared("precision", PrecisionOption, "fp32"),
+    _shared("workers", WorkersOption, 0), _shared("force", ForceOption, False),
+    _shared("resume", ResumeOption, False), _shared("stream", StreamOption, False),
+    _shared("json_output", JsonOption, False), _shared("quiet", QuietOption, False),
+    _shared("config", ConfigOption, None),
+)
+
+
+def target_training(shared: dict) -> dict:
+    """Check TARGET_TRAINING's values; the keywords they give the stage (run_bridge, run_transfer)."""
+    O.check_depth_range(shared["depth_near"], shared["depth_far"])
+    return {"device": setup(shared["quiet"], shared["device"]), "depth_range_m": (shared["depth_near"], shared["depth_far"]),
+            "depth_scale_mm": shared["depth_scale"], "workers": shared["workers"], "force": shared["force"],
+            "resume": shared["resume"], "stream": shared["stream"]}
+
+
 def setup(quiet: bool, device: str | None = None):
     """Apply --quiet and resolve --device (a usage error if CUDA is asked for but absent). Under torchrun, join
     its process group: each process gets its own GPU, and only rank 0 prints progress."""
@@ -110,8 +139,8 @@ def emit(result: Any, as_json: bool) -> None:
 def options_of(local_vars: dict,
                drop: tuple[str, ...] = ("config", "quiet", "json_output", "force", "resume")) -> dict:
     """The effective options of a command, for the artifact's metadata (declared settings among them)."""
-    values = {**local_vars, **local_vars.get("declared", {})}
-    return {k: _plain(v) for k, v in values.items() if k not in drop + ("declared",)}
+    values = {**local_vars, **local_vars.get("declared", {}), **local_vars.get("shared", {})}
+    return {k: _plain(v) for k, v in values.items() if k not in drop + ("declared", "shared")}
 
 
 def _plain(value):

@@ -7,10 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DepthFarOption, DepthNearOption, DepthScaleOption, DeviceOption,
-                            ForceOption, JsonOption, PrecisionOption, QuietOption, ResumeOption, RootOption,
-                            SeedOption, WorkersOption, emit, options_of, setup)
+from xmt.cli.common import (TARGET_TRAINING, RootOption, emit, options_of, target_training)
 from xmt.cli.declared import with_settings
 from xmt.errors import UserError
 from xmt.methods.adapt import AdaptConfig
@@ -21,7 +18,7 @@ from xmt.stages.transfer import run_transfer
 A = AdaptConfig()
 
 
-@with_settings(AdaptConfig, TgktObjective)
+@with_settings(AdaptConfig, TgktObjective, shared=TARGET_TRAINING)
 def command(
     source_model: Annotated[Path, typer.Option("--source-model", help="The RGB source model (.safetensors).")],
     target_data: Annotated[Path, typer.Option("--target-data", help="Unlabelled TR target images (folder, list file "
@@ -41,38 +38,21 @@ def command(
              "agreement estimates each one's accuracy (no labels); see --guard-margin.")] = None,
     channels: Annotated[str, typer.Option(help="One channel to three: replicate (as SOCKET) or colormap.")]
     = "replicate",
-    depth_near: DepthNearOption = 0.0,
-    depth_far: DepthFarOption = 10.0,
-    depth_scale: DepthScaleOption = None,
-    seed: SeedOption = A.seed,
-    device: DeviceOption = "auto",
-    precision: PrecisionOption = A.precision,
-    workers: WorkersOption = 0,
-    force: ForceOption = False,
-    resume: ResumeOption = False,
-    stream: Annotated[bool, typer.Option("--stream", help="Read TR and TI images a batch at a time instead of into "
-                                         "memory: for data larger than memory (packs read fastest).")] = False,
-    json_output: JsonOption = False,
-    quiet: QuietOption = False,
-    config: ConfigOption = None,
     *,
     declared: dict,
+    shared: dict,
 ) -> None:
     """Train the target-modality model from the source model; writes a target-model checkpoint."""
     options = options_of(locals())
-    O.check_depth_range(depth_near, depth_far)
-    torch_device = setup(quiet, device)
+    run = target_training(shared)
     tgkt_settings = {s.name: declared.pop(s.name) for s in declared_settings(TgktObjective)}
     changed = changed_from_default([TgktObjective], tgkt_settings)
     if method != "tgkt" and (changed or guard_with):
         raise UserError(f"{changed[0].flag if changed else '--guard-with'} applies to --method tgkt only")
-    settings = AdaptConfig(**declared, seed=seed, precision=precision)
+    settings = AdaptConfig(**declared, seed=shared["seed"], precision=shared["precision"])
     outputs = run_transfer(method=method, source_model=source_model, target_data=target_data, target=target, out=out,
-                           translated=translated, ti=ti, tgkt_settings=tgkt_settings,
-                           guard_with=guard_with or [], config=settings,
-                           device=torch_device, channels=channels, depth_range_m=(depth_near, depth_far),
-                           depth_scale_mm=depth_scale, workers=workers, force=force, cli_options=options, root=root,
-                           resume=resume, stream=stream)
+                           translated=translated, ti=ti, tgkt_settings=tgkt_settings, guard_with=guard_with or [],
+                           config=settings, channels=channels, cli_options=options, root=root, **run)
     emit({"checkpoint": str(outputs.checkpoint), "log": str(outputs.log) if outputs.log else None,
-          "method": outputs.method, "selected_epoch": outputs.selected_epoch} if json_output
-         else str(outputs.checkpoint), json_output)
+          "method": outputs.method, "selected_epoch": outputs.selected_epoch} if shared["json_output"]
+         else str(outputs.checkpoint), shared["json_output"])
