@@ -90,19 +90,19 @@ StreamOption = Annotated[bool, typer.Option("--stream", help="Read TR and TI ima
                                             "into memory: for data larger than memory (packs read fastest).")]
 
 
-def _shared(name: str, annotation, default) -> inspect.Parameter:
+def shared_option(name: str, annotation, default) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
 # the options of the stages that train on target images (bridge, transfer): with_settings(..., shared=...)
 TARGET_TRAINING = (
-    _shared("depth_near", DepthNearOption, 0.0), _shared("depth_far", DepthFarOption, 10.0),
-    _shared("depth_scale", DepthScaleOption, None), _shared("seed", SeedOption, 0),
-    _shared("device", DeviceOption, "auto"), _shared("precision", PrecisionOption, "fp32"),
-    _shared("workers", WorkersOption, 0), _shared("force", ForceOption, False),
-    _shared("resume", ResumeOption, False), _shared("stream", StreamOption, False),
-    _shared("json_output", JsonOption, False), _shared("quiet", QuietOption, False),
-    _shared("config", ConfigOption, None),
+    shared_option("depth_near", DepthNearOption, 0.0), shared_option("depth_far", DepthFarOption, 10.0),
+    shared_option("depth_scale", DepthScaleOption, None), shared_option("seed", SeedOption, 0),
+    shared_option("device", DeviceOption, "auto"), shared_option("precision", PrecisionOption, "fp32"),
+    shared_option("workers", WorkersOption, 0), shared_option("force", ForceOption, False),
+    shared_option("resume", ResumeOption, False), shared_option("stream", StreamOption, False),
+    shared_option("json_output", JsonOption, False), shared_option("quiet", QuietOption, False),
+    shared_option("config", ConfigOption, None),
 )
 
 

@@ -50,7 +50,7 @@ def with_settings(*configs: type, shared: tuple[inspect.Parameter, ...] = ()) ->
         def run(**kwargs):
             values = {s.name: kwargs.pop(s.name) for s in settings}
             common = {name: kwargs.pop(name) for name in shared_names}
-            return command(**kwargs, **{DECLARED: values}, **({SHARED: common} if shared else {}))
+            return command(**kwargs, **({DECLARED: values} if configs else {}), **({SHARED: common} if shared else {}))
 
         # keyword-only parameters may follow ones with defaults, so any order of `own` stays valid
         run.__signature__ = inspect.Signature(

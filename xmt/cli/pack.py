@@ -10,7 +10,8 @@ import typer
 
 from xmt.cli import options as O
 from xmt.cli.common import (ClassesOption, ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption,
-                            RootOption, emit, options_of, setup)
+                            RootOption, emit, options_of, setup, shared_option)
+from xmt.cli.declared import with_settings
 from xmt.stages.pack import COMPRESSIONS, run_pack
 
 SizeOption = Annotated[int, typer.Option(parser=O.SIZE, help="Stored size in pixels: shorter side resized, centre crop "
@@ -23,7 +24,26 @@ SkipBadOption = Annotated[bool, typer.Option("--skip-bad", help="Leave bad input
 PackWorkersOption = Annotated[int, typer.Option(parser=O.NON_NEGATIVE_INT, help="Processes decoding images (0: in the main process); "
                                                 "the pack is the same whatever the number.")]
 
+# the options of the commands that write packs (pack, prepare-ti): with_settings(shared=PACKING)
+PACKING = (
+    shared_option("size", SizeOption, 64), shared_option("depth_scale", DepthScaleOption, None),
+    shared_option("compression", CompressionOption, "lzf"), shared_option("skip_bad", SkipBadOption, False),
+    shared_option("workers", PackWorkersOption, min(os.cpu_count() or 1, 8)), shared_option("force", ForceOption, False),
+    shared_option("json_output", JsonOption, False), shared_option("quiet", QuietOption, False),
+    shared_option("config", ConfigOption, None),
+)
+# not stored with the pack: where it is written and how, not what it holds
+NOT_RECORDED = ("config", "quiet", "json_output", "force", "workers", "out")
 
+
+def packing(shared: dict) -> dict:
+    """Apply --quiet; the keywords PACKING's values give the stage (run_pack, run_prepare_ti)."""
+    setup(shared["quiet"])
+    return {"size": shared["size"], "depth_scale_mm": shared["depth_scale"], "compression": shared["compression"],
+            "skip_bad": shared["skip_bad"], "workers": shared["workers"], "force": shared["force"]}
+
+
+@with_settings(shared=PACKING)
 def command(
     data: Annotated[Path, typer.Argument(help="Images of one modality: DIR/<class>/<file>, DIR/<file>, a list file "
                                          "('path[<TAB>class]' a line) or a pack.")],
@@ -31,21 +51,12 @@ def command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Pack to write.")],
     root: RootOption = None,
     classes: ClassesOption = None,
-    size: SizeOption = 64,
-    depth_scale: DepthScaleOption = None,
-    compression: CompressionOption = "lzf",
-    skip_bad: SkipBadOption = False,
-    workers: PackWorkersOption = min(os.cpu_count() or 1, 8),
-    force: ForceOption = False,
-    json_output: JsonOption = False,
-    quiet: QuietOption = False,
-    config: ConfigOption = None,
+    *,
+    shared: dict,
 ) -> None:
     """Check one modality's images and pack them into one HDF5 file (the TR target images, or RGB for train-source)."""
-    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
-    setup(quiet)
-    result = run_pack(data=data, modality=modality, out=out, size=size, root=root, classes_file=classes,
-                      depth_scale_mm=depth_scale, compression=compression, skip_bad=skip_bad, workers=workers,
-                      force=force, cli_options=options)
+    options = options_of(locals(), drop=NOT_RECORDED)
+    result = run_pack(data=data, modality=modality, out=out, root=root, classes_file=classes, cli_options=options,
+                      **packing(shared))
     emit({"pack": str(result.pack), "images": result.count, "classes": result.classes, "skipped": result.skipped}
-         if json_output else str(result.pack), json_output)
+         if shared["json_output"] else str(result.pack), shared["json_output"])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import (ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, emit, options_of,
-                            setup)
-from xmt.cli.pack import CompressionOption, PackWorkersOption, SizeOption, SkipBadOption
+from xmt.cli.common import emit, options_of
+from xmt.cli.declared import with_settings
+from xmt.cli.pack import NOT_RECORDED, PACKING, packing
 from xmt.stages.prepare_ti import FORMATS, run_prepare_ti
 
 
+@with_settings(shared=PACKING)
 def command(
     source: Annotated[Optional[Path], typer.Option(help="RGB images of the generic paired layout, DIR/<class>/<file> "
                                                    "(with --target).")] = None,
@@ -46,25 +46,16 @@ def command(
                                                      "<modality>.txt, 'path<TAB>class' lines) for the other stages; "
                                                      "needs --protocol socket or --ti-classes.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Pack to write.")] = Path("ti.h5"),
-    size: SizeOption = 64,
-    depth_scale: DepthScaleOption = None,
-    compression: CompressionOption = "lzf",
-    skip_bad: SkipBadOption = False,
-    workers: PackWorkersOption = min(os.cpu_count() or 1, 8),
-    force: ForceOption = False,
-    json_output: JsonOption = False,
-    quiet: QuietOption = False,
-    config: ConfigOption = None,
+    *,
+    shared: dict,
 ) -> None:
     """Check paired TI data and pack it (RGB + target, row i one pair) into one HDF5 file."""
-    options = options_of(locals(), drop=("config", "quiet", "json_output", "force", "workers", "out"))
-    setup(quiet)
+    options = options_of(locals(), drop=NOT_RECORDED)
     result = run_prepare_ti(out=out, source=source, target=target, pairs=pairs, source_list=source_list,
                             target_list=target_list, format_name=format_name, root=root, modality=modality,
                             sensors=sensors, protocol=protocol, ti_classes=ti_classes, tr_classes=tr_classes,
-                            tr_lists=tr_lists, size=size, depth_scale_mm=depth_scale, compression=compression,
-                            skip_bad=skip_bad, workers=workers, force=force, cli_options=options)
-    if json_output:
+                            tr_lists=tr_lists, cli_options=options, **packing(shared))
+    if shared["json_output"]:
         emit({"pack": str(result.pack), "pairs": result.pairs, "classes": result.classes, "skipped": result.skipped,
               "tr_lists": result.tr_lists}, True)
     else:
