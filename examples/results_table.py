@@ -18,6 +18,7 @@ from pathlib import Path
 LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
     "source-gray": "source model on grey copies of that RGB (reference)",
+    "source-shaded": "source model on a grey shading of the test scenes' depth (reference)",
     "source-only": "source-only (source model on raw target)",
     "shot": "SHOT",
     "socket": "SOCKET",
@@ -37,7 +38,7 @@ LABELS = {
     "tgkt-no-kl-spl": "TGKT without L_KL, SOCKET's clustering (SOCKET's loss)",
     "tgkt-guard": "TGKT with the teacher guard (`--guard-with` SOCKET, SHOT, `light` bridge)",
 }
-REFERENCES = {"source-rgb", "source-gray", "oracle"}  # not methods: left out of the paired differences
+REFERENCES = {"source-rgb", "source-gray", "source-shaded", "oracle"}  # not methods: left out of the paired differences
 BRIDGE_LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
     "source-gray": "source model on grey copies of that RGB (reference)",

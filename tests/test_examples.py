@@ -104,3 +104,22 @@ def test_plot_results_draws_a_png_from_the_metrics(tmp_path):
 
     with Image.open(out) as image:
         assert image.format == "PNG" and image.width > 300
+
+
+def test_shaded_depth_lights_a_plane_facing_the_camera_evenly_and_turns_with_the_surface():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from shaded_depth import LIGHT, shade
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    import numpy as np
+
+    flat = np.full((16, 16), 2000, np.uint16)
+    facing = shade(flat)
+    expected = (0.15 + 0.8 * LIGHT[2]) * min(1.2 - 2000 / 8000, 1.0)  # normal (0, 0, 1)
+    assert (facing == int(expected * 255)).all()
+    tilted = shade((2000 + 40 * np.arange(16)[None, :].repeat(16, 0)).astype(np.uint16))  # farther to the right
+    assert tilted[4:12, 4:12].std() < 3 and tilted[8, 8] != facing[8, 8]
+    holes = flat.copy()
+    holes[0, 0] = 0
+    assert shade(holes)[0, 0] == int(0.1 * 255)
