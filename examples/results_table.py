@@ -54,6 +54,7 @@ BRIDGE_LABELS = {
     "unet-guided": "`unet`, + L_perc + L_kl",
     "unet-d2": "`unet`, 2-layer discriminator",
     "unet-aug": "`unet`, paired augmentation",
+    "unet-long": "`unet`, 100 epochs",
 }
 
 
