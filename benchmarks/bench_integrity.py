@@ -30,7 +30,7 @@ from xmt.data.packs.reader import PackImageSet
 from xmt.data.packs.writer import PackWriter
 from xmt.engine.checkpoint import content_sha256, read_checkpoint, verify_tensors
 from xmt.models.classifier import Classifier
-from xmt.models.io import load_model, save_model
+from xmt.artifacts import load_model, save_model
 
 
 def make_rows(rows: int, size: int) -> dict[str, np.ndarray]:

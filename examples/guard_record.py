@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import read_jsonl
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge
 from xmt.engine.seeding import seed_everything
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 from xmt.models.translators import build_translator
 from xmt.stages.inputs import open_ti_pack, target_recipe
 

@@ -8,7 +8,7 @@ from xmt.data.encoding import EncodingRecipe
 from xmt.engine.checkpoint import SCHEMA_VERSION, read_checkpoint, read_metadata, save_checkpoint
 from xmt.errors import UserError
 from xmt.models.classifier import Classifier
-from xmt.models.io import load_model, save_model
+from xmt.artifacts import load_model, save_model
 
 
 def _save(tmp_path, **extra):

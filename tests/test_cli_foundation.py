@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from helpers import run_cli
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 
 
 @pytest.mark.slow

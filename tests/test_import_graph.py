@@ -136,3 +136,17 @@ def test_xmt_has_no_import_cycle():
     assert len(graph) > 50 and graph["xmt.__main__"], "the walk found xmt's modules and their imports"
     cycles = find_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_layers_import_only_downwards():
+    """cli -> stages -> methods, artifacts -> models, data, losses -> engine (docs/architecture.md): no module
+    imports one of a layer above it, and models/ and data/ are siblings that never import each other."""
+    graph = import_graph(Path(xmt.__file__).parent)
+    above = {"xmt.engine": ("xmt.data", "xmt.models", "xmt.methods", "xmt.stages", "xmt.cli", "xmt.artifacts"),
+             "xmt.models": ("xmt.data", "xmt.methods", "xmt.stages", "xmt.cli", "xmt.artifacts"),
+             "xmt.data": ("xmt.models", "xmt.methods", "xmt.stages", "xmt.cli", "xmt.artifacts"),
+             "xmt.methods": ("xmt.stages", "xmt.cli"), "xmt.stages": ("xmt.cli",)}
+    wrong = sorted(f"{module} imports {imported}" for module, imported_set in graph.items()
+                   for layer, forbidden in above.items() if module == layer or module.startswith(layer + ".")
+                   for imported in imported_set if any(imported == f or imported.startswith(f + ".") for f in forbidden))
+    assert not wrong, "\n".join(wrong)

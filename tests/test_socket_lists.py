@@ -20,7 +20,7 @@ from helpers import pattern_image, run_cli
 from xmt.data.packs.reader import read_pack_header
 from xmt.data.sets.readers import open_image_set
 from xmt.errors import UserError
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 
 SHAPES = {"circle": "hstripes", "square": "vstripes", "triangle": "checker"}  # class -> an easy pattern
 PER_CLASS = 10

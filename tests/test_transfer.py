@@ -18,7 +18,7 @@ from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
 from xmt.methods.inference import predict
 from xmt.methods.teacher import guard_weight
 from xmt.methods.shot import ShotObjective
-from xmt.models.io import load_model, save_model
+from xmt.artifacts import load_model, save_model
 from xmt.stages.inputs import target_recipe
 from xmt.stages.transfer import METHODS, fit_target_recipe
 

@@ -23,7 +23,7 @@ from xmt.cli import main
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.packs.reader import read_pack_header, read_skipped
 from xmt.models.classifier import Classifier
-from xmt.models.io import save_model
+from xmt.artifacts import save_model
 
 CPU = ["--device", "cpu", "-q"]
 RNG = np.random.default_rng(0)

@@ -22,7 +22,7 @@ from xmt.data.packs.reader import CorruptData, PackDataset, PackImageSet
 from xmt.data.packs.writer import COMPRESSIONS, PackWriter
 from xmt.engine.checkpoint import HASH_KEY, METADATA_KEY, content_sha256, read_checkpoint, save_checkpoint
 from xmt.errors import RunFailure, UserError
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 
 ROW = 17  # the row whose chunk is corrupted
 CPU = ("--device", "cpu", "-q")

@@ -10,7 +10,7 @@ from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import warn
 from xmt.methods.inference import predict
 from xmt.metrics import classification_metrics
-from xmt.models.io import LoadedModel
+from xmt.artifacts import LoadedModel
 
 
 def evaluate_model(loaded: LoadedModel, image_set: ImageSet, device: torch.device,

@@ -16,7 +16,7 @@ from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge
-from xmt.models.io import load_model, load_translator, save_translator
+from xmt.artifacts import load_model, load_translator, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)

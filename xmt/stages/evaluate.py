@@ -12,7 +12,7 @@ from xmt.data.sets.readers import open_image_set
 from xmt.engine.output_kinds import METRICS_JSON
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.methods.evaluation import evaluate_model
-from xmt.models.io import load_model
+from xmt.artifacts import load_model
 from xmt.stages.inputs import check_size, read_classes
 
 

@@ -23,7 +23,7 @@ from xmt.errors import UserError
 from xmt.methods.inference import predict
 from xmt.methods.teacher import GuardDecision, guard_weight
 from xmt.methods.tgkt import TgktObjective
-from xmt.models.io import LoadedModel, load_model
+from xmt.artifacts import LoadedModel, load_model
 from xmt.stages.translations import check_translations
 
 

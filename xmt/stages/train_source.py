@@ -14,7 +14,7 @@ from xmt.engine.outputs import Output, claim_outputs
 from xmt.engine.run_state import open_run_state
 from xmt.methods.source import SourceConfig, train_source
 from xmt.models.backbones import get_backbone_spec
-from xmt.models.io import save_model
+from xmt.artifacts import save_model
 from xmt.stages.inputs import read_classes
 
 

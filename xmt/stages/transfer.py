@@ -18,7 +18,7 @@ from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
 from xmt.methods.adapt import METHODS, AdaptConfig, AdaptData, Objective, adapt
 from xmt.methods.inference import predict
-from xmt.models.io import LoadedModel, load_model, save_model
+from xmt.artifacts import LoadedModel, load_model, save_model
 from xmt.registry import import_submodules
 from xmt.stages.teacher_guard import guard_teacher
 from xmt.stages.translations import check_translations

@@ -14,7 +14,7 @@ from xmt.engine.output_kinds import pack_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.errors import UserError
 from xmt.methods.tgmb import translate_all
-from xmt.models.io import LoadedModel, LoadedTranslator, load_model, load_translator
+from xmt.artifacts import LoadedModel, LoadedTranslator, load_model, load_translator
 from xmt.stages.inputs import open_target_images, scoring_labels
 
 

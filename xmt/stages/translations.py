@@ -10,7 +10,7 @@ import torch
 from xmt.data.packs.translated import read_translated_pack
 from xmt.data.sets.image_set import ImageSet
 from xmt.errors import UserError
-from xmt.models.io import LoadedModel
+from xmt.artifacts import LoadedModel
 
 
 def check_translations(path: Path, source: LoadedModel, tr_set: ImageSet) -> torch.Tensor:

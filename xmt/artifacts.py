@@ -1,4 +1,8 @@
-"""Saving and loading classifiers with everything needed to use them: classes, recipe, provenance."""
+"""Saving and loading classifiers with everything needed to use them: classes, recipe, provenance.
+
+A model artifact joins a network (models/) with the recipe that encodes its inputs (data/), so it lives above
+both, beside methods/: models/ and data/ stay siblings that never import each other.
+"""
 
 from __future__ import annotations
 
