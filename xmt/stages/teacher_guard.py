@@ -68,6 +68,8 @@ def guard_teacher(paths: list[Path], objective: TgktObjective, teacher: torch.Te
     if len(paths) < 2:
         raise UserError(f"--guard-with needs at least two other predictors (got {len(paths)}): with the teacher, "
                         "three are the fewest whose agreements separate each one's accuracy")
+    if not isinstance(objective, TgktObjective):
+        raise UserError("--guard-with guards TGKT's L_KL: it applies to --method tgkt only")
     if not objective.uses_translations:
         raise UserError("--guard-with guards L_KL, which --beta-kl 0 switches off")
     others = guard_predictions(paths, source, tr_set, native, recipe, device, workers)
