@@ -9,10 +9,9 @@ colour-blind modality (depth) can give it while it still relies on colour.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
-from PIL import Image
+from example_files import transform_images
 
 
 def main() -> None:
@@ -20,14 +19,7 @@ def main() -> None:
     parser.add_argument("src", type=Path)
     parser.add_argument("dst", type=Path)
     args = parser.parse_args()
-    tmp = args.dst.with_name(args.dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for path in sorted(args.src.rglob("*.png")):
-        out = tmp / path.relative_to(args.src)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Image.open(path).convert("L").convert("RGB").save(out)
-    shutil.rmtree(args.dst, ignore_errors=True)
-    tmp.rename(args.dst)
+    transform_images(args.src, args.dst, lambda image: image.convert("L").convert("RGB"))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ are label-free; results_table.py sets them beside the teacher's true accuracy (s
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from example_files import write_json
 from xmt.artifacts import load_model
 
 
@@ -24,10 +24,7 @@ def main() -> None:
     if "guard" not in config:
         raise SystemExit(f"{args.model}: trained without --guard-with, no guard decision to record")
     record = {**config["guard"], "beta_kl": config["objective"]["beta_kl"]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(args.out)
+    write_json(args.out, record)
 
 
 if __name__ == "__main__":

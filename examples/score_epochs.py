@@ -9,12 +9,12 @@ development seeds. Labels are read here only to score.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 import torch
 
+from example_files import write_json
 from xmt.data.packs.translated import read_translated_pack
 from xmt.engine.jsonlog import read_jsonl
 from xmt.stages.translate import run_translate
@@ -44,10 +44,7 @@ def main() -> None:
             scored = read_translated_pack(pack)
             accuracy = float((scored.probs.argmax(1) == scored.labels).mean())
             epochs.append({**records.get(epoch, {}), "epoch": epoch, "test_accuracy": accuracy})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_name(args.out.name + ".tmp")
-    tmp_out.write_text(json.dumps({"bridge": str(args.bridge), "epochs": epochs}, indent=2))
-    tmp_out.replace(args.out)
+    write_json(args.out, {"bridge": str(args.bridge), "epochs": epochs})
 
 
 def _epoch(path: Path) -> int:

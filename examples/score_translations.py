@@ -7,11 +7,11 @@ against its stored labels (labels are read here only to score, as everywhere in 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
+from example_files import write_json
 from xmt.data.packs.translated import read_translated_pack
 from xmt.losses import marginal_entropy, mean_entropy
 from xmt.metrics import classification_metrics
@@ -29,10 +29,7 @@ def main() -> None:
     probs = torch.from_numpy(pack.probs)
     metrics.update(data=str(args.pack), mean_entropy=mean_entropy(probs).item(),
                    marginal_entropy=marginal_entropy(probs).item())
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    tmp.replace(args.out)
+    write_json(args.out, metrics)
 
 
 if __name__ == "__main__":

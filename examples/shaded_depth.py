@@ -11,11 +11,12 @@ what a translation of depth without colour or texture can give it. 16-bit depth 
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from example_files import transform_images
 
 LIGHT = np.array([-0.4, -0.5, 0.77]) / np.linalg.norm([-0.4, -0.5, 0.77])
 FOCAL = 0.9  # focal length in image widths, about a Kinect's
@@ -38,14 +39,8 @@ def main() -> None:
     parser.add_argument("src", type=Path)
     parser.add_argument("dst", type=Path)
     args = parser.parse_args()
-    tmp = args.dst.with_name(args.dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for path in sorted(args.src.rglob("*.png")):
-        out = tmp / path.relative_to(args.src)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.repeat(shade(np.asarray(Image.open(path)))[..., None], 3, axis=2)).save(out)
-    shutil.rmtree(args.dst, ignore_errors=True)
-    tmp.rename(args.dst)
+    transform_images(args.src, args.dst,
+                     lambda image: Image.fromarray(np.repeat(shade(np.asarray(image))[..., None], 3, axis=2)))
 
 
 if __name__ == "__main__":
