@@ -6,6 +6,7 @@ from pathlib import Path
 
 from xmt.data.sets.adapters import Found
 from xmt.data.sets.pairing import Pairs
+from xmt.data.sets.text import read_lines
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 
@@ -16,10 +17,7 @@ def read_class_list(value: str, option: str) -> list[str]:
     if path.is_dir():
         names = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     elif path.is_file():
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"cannot read the class list of {option} ({exc})", path=path)
+        lines = read_lines(path, f"class list of {option}")
         names = [line.split("#", 1)[0].strip() for line in lines]
     else:
         names = [name.strip() for name in value.split(",")]

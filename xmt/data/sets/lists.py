@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from xmt.data.sets.image_set import ImageSet
+from xmt.data.sets.text import read_lines
 from xmt.data.validation import Problems
 from xmt.engine.console import warn
 from xmt.errors import UserError
@@ -23,10 +24,7 @@ ListRow = tuple[int, str, str | None]  # (line number, path, label or None)
 
 def read_list_rows(list_file: Path) -> list[ListRow]:
     """The `path [label]` lines of a list file (TAB-separated when paths hold spaces; `#` comments)."""
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read list file ({exc})", path=list_file)
+    lines = read_lines(list_file, "list file")
     rows: list[ListRow] = []
     for number, line in enumerate(lines, start=1):
         line = line.split("#", 1)[0].strip()
@@ -144,12 +142,7 @@ def _folder_names(list_file: Path, rows: list[ListRow], indices: list[int]) -> d
 def read_classes_file(path: str | Path) -> list[str]:
     """A --classes file: one class name a line, line i naming integer label i."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError("no such classes file", path=path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read classes file ({exc})", path=path)
+    lines = read_lines(path, "classes file")
     names = [line.strip() for line in lines]
     while names and not names[-1]:
         names.pop()

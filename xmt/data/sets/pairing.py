@@ -18,6 +18,7 @@ import numpy as np
 from xmt.data.sets.image_set import ImageSet
 from xmt.data.sets.lists import read_list_rows, resolve_listed
 from xmt.data.sets.readers import open_image_set
+from xmt.data.sets.text import read_lines
 from xmt.data.validation import Problems
 from xmt.errors import UserError
 
@@ -147,12 +148,7 @@ def read_pair_list(list_file: Path, modality: str, depth_scale_mm: float | None,
     `#` starts a comment; without a TAB on a line, fields are split on whitespace. Rows keep the
     list's order.
     """
-    try:
-        lines = list_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise UserError("no such pair list", path=list_file)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read pair list ({exc})", path=list_file)
+    lines = read_lines(list_file, "pair list")
     base = root or list_file.parent
     rows: list[tuple[int, str, str, str | None]] = []
     for number, line in enumerate(lines, start=1):
