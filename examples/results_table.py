@@ -5,7 +5,7 @@ accuracy on raw against translated target images, as mean and standard deviation
 
 Reads RUNS/<task>/seed<seed>/metrics/<method>.json (xmt evaluate --out),
 RUNS/<task>/seed<seed>/scores/bridge-<name>.json and teacher-<name>.json (score_translations.py on a bridge's
-test and TR translations) and guard-<method>.json (guard_record.py).
+test and TR translations), guard-<method>.json (guard_record.py) and agreements-<method>.json (guard_agreements.py).
 """
 
 from __future__ import annotations
@@ -120,7 +120,28 @@ def teacher_rows(runs: dict[str, list[Path]], tasks: list[str], teachers: list[s
                       for t in tasks]))
         rows.append((f"{m}: weight on L_KL",
                      [cell([g["guard_weight"] if g else None for g in records[t]], digits=2) for t in tasks]))
+        scored = {t: [read_json(r / "scores" / f"agreements-{m}.json") for r in runs[t]] for t in tasks}
+        if any(a for t in tasks for a in scored[t]):
+            rows.append((f"{m}: true accuracy on TR of the predictor estimated best (%)",
+                         [cell([best_other(a) for a in scored[t]]) for t in tasks]))
+            rows.append((f"{m}: the teacher's agreement beyond chance with the target models (Cohen's kappa, mean)",
+                         [cell([model_kappa(a) for a in scored[t]], digits=3) for t in tasks]))
     return rows
+
+
+def best_other(agreements: dict | None) -> float | None:
+    """The true accuracy of the other predictor the guard estimated best (guard_agreements.py's file)."""
+    if not agreements:
+        return None
+    best = max(agreements["predictors"][1:], key=lambda p: p["estimated_accuracy"])
+    return 100 * best["true_accuracy"]
+
+
+def model_kappa(agreements: dict | None) -> float | None:
+    """The teacher's mean kappa with the other predictors that are target models (they read the raw images)."""
+    kappas = [p["kappa_with_teacher"] for p in (agreements or {}).get("predictors", [])[1:]
+              if p["predictor"].endswith(".safetensors")]
+    return sum(kappas) / len(kappas) if kappas else None
 
 
 def table(header: str, rows: list[tuple[str, list[str]]], tasks: list[str]) -> list[str]:

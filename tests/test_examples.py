@@ -50,6 +50,41 @@ def test_results_table_sets_the_guard_estimate_beside_the_teachers_true_accuracy
     assert rows["tgkt-guard: weight on L_KL"] == f"0.50 ± {statistics.stdev([1.0, 0.0]):.2f}"
 
 
+def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
+    predictors = [("bridge-unet/translated.h5", 0.10, 0.12, 1.0), ("models/socket.safetensors", 0.60, 0.95, 0.02),
+                  ("models/shot.safetensors", 0.40, 0.50, 0.04), ("bridge-light/translated.h5", 0.11, 0.13, 0.3)]
+    scores = tmp_path / "nir" / "seed0" / "scores"
+    scores.mkdir(parents=True)
+    (scores / "guard-tgkt-guard.json").write_text(json.dumps(
+        {"guard_weight": 0.0, "guard_teacher_accuracy": 0.12, "guard_other_accuracies": [0.95, 0.5, 0.13]}))
+    (scores / "agreements-tgkt-guard.json").write_text(json.dumps({"predictors": [
+        {"predictor": p, "true_accuracy": t, "estimated_accuracy": e, "kappa_with_teacher": k}
+        for p, t, e, k in predictors]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0", "--methods", "tgkt-guard", "--guarded", "tgkt-guard"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out.splitlines() if line.startswith("| ")}
+    # SOCKET's model is the one estimated best; the light bridge's kappa is left out (it is not a target model)
+    assert rows["tgkt-guard: true accuracy on TR of the predictor estimated best (%)"] == "60.0"
+    assert rows["tgkt-guard: the teacher's agreement beyond chance with the target models (Cohen's kappa, mean)"] \
+        == "0.030"
+
+
+def test_cohen_kappa_corrects_agreement_by_the_predictors_own_class_frequencies():
+    import numpy as np
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from guard_agreements import cohen_kappa
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    a, b = np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1])
+    # p_o = 3/4; p_e = 3/4 * 1/2 + 1/4 * 1/2 = 1/2
+    assert cohen_kappa(a, b, 2) == pytest.approx((0.75 - 0.5) / (1 - 0.5))
+    assert cohen_kappa(a, a, 2) == pytest.approx(1.0)
+    assert cohen_kappa(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2) == pytest.approx(0.0)
+
+
 @pytest.mark.slow
 def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_path):
     import h5py
