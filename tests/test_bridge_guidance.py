@@ -131,6 +131,24 @@ def test_guided_bridge_logs_its_terms_selects_by_a_heldout_criterion_and_keeps_e
     assert scored[best]["test_accuracy"] == kept_accuracy
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("criterion, key", [("tr-diversity", "tr_marginal_entropy"),
+                                            ("val-agreement", "val_source_agreement")])
+def test_bridge_keeps_the_epoch_a_higher_is_better_criterion_ranks_first(tiny_source, tiny_ti, tiny_synth, tmp_path,
+                                                                          capsys, criterion, key):
+    out = tmp_path / "bridge"
+    code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, out, "--epochs", 3, "--select", criterion,
+                                   "--save-epochs"), capsys)
+    assert code == 0, err
+    epochs = [r for r in read_jsonl(out / "bridge.jsonl") if key in r]
+    assert len(epochs) == 3
+    best = max(range(3), key=lambda i: (epochs[i][key], i))  # ties: the later epoch
+    from safetensors.torch import load_file
+    kept = load_file(out / "translator.safetensors")
+    chosen = load_file(out / "epochs" / f"translator-e{best + 1:03d}.safetensors")
+    assert all(torch.equal(kept[name], chosen[name]) for name in kept)
+
+
 def test_bridge_refuses_a_discriminator_larger_than_its_images_and_unknown_choices(
         tiny_source, tiny_ti, tiny_synth, tmp_path, capsys):
     for extra, needle in ((["--d-layers", 4], "--d-layers 4: the discriminator needs images of at least 48 pixels"),

@@ -54,8 +54,12 @@ from xmt.settings import check_declared, setting
 _EVAL_BATCH = 256
 _TR_MONITOR = 512  # TR images whose translations are scored each epoch
 PERCEPTUAL_LAYERS = 4  # feature maps of L_perc, spread over the source backbone's depth
-# --select: the held-out record each criterion minimises (None: the last epoch)
-SELECTION_KEYS = {"last": None, "val-rec": "val_rec", "val-kl": "val_kl", "val-perc": "val_perc"}
+# --select: the epoch record each criterion ranks by, and whether lower or higher is better (None: the last epoch).
+# val-*: the held-out TI pairs; tr-diversity: the entropy of the source model's mean prediction on translated TR
+# images (a translator whose translations it reads as one or two classes scores low). No label is read.
+SELECTION_KEYS = {"last": (None, "min"), "val-rec": ("val_rec", "min"), "val-kl": ("val_kl", "min"),
+                  "val-perc": ("val_perc", "min"), "val-agreement": ("val_source_agreement", "max"),
+                  "tr-diversity": ("tr_marginal_entropy", "max")}
 
 
 TRAIN, LOSSES, DISCRIMINATOR = "Training", "Losses (0 switches a term off)", "Discriminator"
@@ -73,11 +77,12 @@ class BridgeConfig:
     lr: float = setting(2e-4, "Adam learning rate of the translator.", bounds=POSITIVE, panel=TRAIN)
     augment: bool = setting(False, "Paired augmentation of the TI pairs: the same random flip and shift of both "
                             "images of a pair.", panel=TRAIN)
-    select: str = setting("last", "Which epoch's translator to keep: last, or the best by a label-free criterion "
-                          "on the held-out TI pairs: val-rec (lowest L_rec), val-kl (lowest KL of the source "
+    select: str = setting("last", "Which epoch's translator to keep: last, or the best by a label-free criterion. "
+                          "On the held-out TI pairs: val-rec (lowest L_rec), val-kl (lowest KL of the source "
                           "model's predictions on the translations against those on their RGB), val-perc "
-                          "(lowest perceptual distance).", choices=("last", "val-rec", "val-kl", "val-perc"),
-                          panel=TRAIN)
+                          "(lowest perceptual distance), val-agreement (most often the same class as on their "
+                          "RGB). On the TR images: tr-diversity (highest entropy of the source model's mean "
+                          "prediction on their translations).", choices=tuple(SELECTION_KEYS), panel=TRAIN)
     holdout_fraction: float = setting(0.1, "TI pairs held out to monitor L_rec, PSNR and the preview.",
                                       bounds=Bounds(0.0, 0.5), panel=TRAIN)
     alpha_rec: float = setting(1.0, "Weight of L_rec, MSE to the paired TI RGB (paper Eq. 1).", bounds=NON_NEGATIVE,
@@ -185,7 +190,7 @@ class Bridge(Procedure):
         self.discriminator = (build_discriminator(n_layers=config.d_layers, norm=config.d_norm,
                                                   spectral_norm=config.d_spectral_norm).to(device)
                               if config.alpha_d > 0 else None)
-        self.selection = Selection(SELECTION_KEYS[config.select], "min", "translator")
+        self.selection = Selection(*SELECTION_KEYS[config.select], "translator")
         self.epoch_translators: list[dict] = []  # with save_epochs: each epoch's weights, on the CPU
         means, variances = running_statistics(source.backbone)
         self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
