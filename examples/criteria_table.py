@@ -6,7 +6,8 @@ table from score_epochs.py's files (development seeds only: the rule it picks is
 For each criterion (oriented so that higher should mean better), the Spearman rank correlation with the
 test accuracy of the translations: across the epochs of one run (mean over runs), and across the runs'
 final epochs (how well it ranks loss configurations). Then the test accuracy that selecting the epoch by each
-criterion gets, against the last epoch and the best epoch in hindsight.
+criterion gets, against the last epoch and the best epoch in hindsight, and its paired difference from the
+last epoch run by run with a 95% t-interval (runs of one seed share a benchmark instance: read it as indicative).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+
+from results_table import mean_interval
 
 # label-free figures in bridge.jsonl, and the sign that makes "higher is better"
 CRITERIA = {"val_rec": -1, "val_psnr": 1, "val_kl": -1, "val_perc": -1, "val_source_agreement": 1,
@@ -55,6 +58,14 @@ def mean(values) -> float | None:
     return statistics.fmean(found) if found else None
 
 
+def gain_interval(points: list[float]) -> str:
+    """Mean of paired differences (points of accuracy) and its 95% t-interval."""
+    if len(points) < 2:
+        return "-"
+    m, half = mean_interval(points)
+    return f"{m:+.1f} [{m - half:+.1f}, {m + half:+.1f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path)
@@ -76,15 +87,16 @@ def main() -> None:
     lines = [f"{len(runs)} bridge runs ({args.tasks}; seeds {args.seeds}; {args.bridges})"
              + (f", made by `{args.command}`" if args.command else "") + ".", "",
              "| criterion | within a run: rank corr. over epochs | across runs: rank corr. of final epochs | "
-             "accuracy of the epoch it selects |", "|---|---:|---:|---:|"]
+             "accuracy of the epoch it selects | its gain over the last epoch |", "|---|---:|---:|---:|---:|"]
     for name, sign in CRITERIA.items():
         usable = [(t, b, e) for t, b, e in runs if all(name in x for x in e)]
         if not usable:
             continue
         within = mean(spearman([sign * x[name] for x in e], accuracy(e)) for _, _, e in usable)
         across = spearman([sign * e[-1][name] for _, _, e in usable], [e[-1]["test_accuracy"] for _, _, e in usable])
-        picked = mean(max(reversed(e), key=lambda x: sign * x[name])["test_accuracy"] for _, _, e in usable)
-        lines.append(f"| `{name}` | {fmt(within)} | {fmt(across)} | {fmt(picked, 100, 1)} |")
+        selected = [max(reversed(e), key=lambda x: sign * x[name])["test_accuracy"] for _, _, e in usable]
+        gain = gain_interval([100 * (s - e[-1]["test_accuracy"]) for s, (_, _, e) in zip(selected, usable)])
+        lines.append(f"| `{name}` | {fmt(within)} | {fmt(across)} | {fmt(mean(selected), 100, 1)} | {gain} |")
     lines.append(f"| last epoch | | | {fmt(mean(e[-1]['test_accuracy'] for _, _, e in runs), 100, 1)} |")
     lines.append(f"| best epoch in hindsight (labels: a ceiling, not a rule) | | | "
                  f"{fmt(mean(max(accuracy(e)) for _, _, e in runs), 100, 1)} |")

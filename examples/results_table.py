@@ -78,15 +78,22 @@ def cell(values: list[float | None], digits: int = 1) -> str:
     return text + ("" if len(found) == len(values) else f" ({len(found)}/{len(values)} seeds)")
 
 
-# t_{0.975, df}: the two-sided 95% quantiles of Student's t for df = 1..10 (standard table values)
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+# t_{0.975, df}: the two-sided 95% quantiles of Student's t (standard table values)
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+         20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t_975(df: int) -> float:
+    """The quantile at df, or at the largest tabulated df below it (a slightly wider, conservative interval)."""
+    return T_975[max(d for d in T_975 if d <= df)]
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:
     """The mean and the half-width of its 95% t-interval, t * sd / sqrt(n) (0 for one value)."""
     if len(values) < 2:
         return statistics.mean(values), 0.0
-    return statistics.mean(values), T_975[len(values) - 1] * statistics.stdev(values) / len(values) ** 0.5
+    return statistics.mean(values), t_975(len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
 
 
 def interval(values: list[float | None]) -> str:

@@ -121,11 +121,23 @@ def test_criteria_table_ranks_criteria_by_how_they_track_test_accuracy(tmp_path)
         path.write_text(json.dumps({"epochs": epochs}))
     out = subprocess.run([sys.executable, str(EXAMPLES / "criteria_table.py"), str(tmp_path), "--tasks", "nir",
                           "--seeds", "100", "--bridges", "a b"], capture_output=True, text=True, check=True).stdout
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:5]] for line in out.splitlines()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:6]] for line in out.splitlines()
             if line.startswith("| ")}
     assert rows["`val_rec`"][0] == "1.00" and rows["`val_rec`"][2] == "60.0"  # picks 0.5 and 0.7
     assert rows["`val_kl`"][0] == "-1.00" and rows["`val_kl`"][2] == "15.0"  # picks 0.2 and 0.1
     assert rows["last epoch"][2] == "50.0"
+    # paired against the last epoch (0.3, 0.7): val_rec gains +20 and 0 points; t(1 df) = 12.706, sd = sqrt(200)
+    half = 12.706 * statistics.stdev([20.0, 0.0]) / 2 ** 0.5
+    assert rows["`val_rec`"][3] == f"+10.0 [{10 - half:+.1f}, {10 + half:+.1f}]"
+
+
+def test_t_quantiles_fall_back_to_the_largest_tabulated_df_below():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from results_table import t_975
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert t_975(4) == 2.776 and t_975(30) == 2.042 and t_975(35) == 2.042 and t_975(1000) == 1.980
 
 
 def test_plot_results_draws_a_png_from_the_metrics(tmp_path):
