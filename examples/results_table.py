@@ -36,7 +36,7 @@ LABELS = {
     "tgkt-cluster": "TGKT, cluster votes (`--kl-target cluster`)",
     "tgkt-spl": "TGKT, SOCKET's clustering for L_self (`--clustering socket`)",
     "tgkt-no-kl-spl": "TGKT without L_KL, SOCKET's clustering (SOCKET's loss)",
-    "tgkt-guard": "TGKT with the teacher guard (`--guard-with` SOCKET, SHOT, `light` bridge; `--clustering socket`)",
+    "tgkt-guard": "TGKT with the teacher guard (`--guard-with` SOCKET, SHOT; `--clustering socket`)",
 }
 REFERENCES = {"source-rgb", "source-gray", "source-shaded", "oracle"}  # not methods: left out of the paired differences
 BRIDGE_LABELS = {

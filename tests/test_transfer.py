@@ -343,6 +343,15 @@ def test_guard_with_bad_inputs_is_one_line(trained, tiny_synth, tiny_source, tin
         assert all(n in lines[0] for n in needles), err
 
     refused(["--guard-with", trained["socket"]], "at least two other predictors")
+    # another bridge's translations are taken, with a warning: they share the teacher's mistakes
+    second_bridge = tmp_path / "second" / "translated.h5"
+    second_bridge.parent.mkdir()
+    shutil.copyfile(tiny_bridge / "translated.h5", second_bridge)
+    code, _, err = run_cli(transfer_args("tgkt", tiny_source, adapt_data, tmp_path / "warned.safetensors",
+                                         tiny_bridge, tiny_ti, "--guard-with", trained["socket"], "--guard-with",
+                                         second_bridge), capsys)
+    assert code == 0, err
+    assert f"{second_bridge}: another bridge's translations share the teacher's mistakes" in err
     notes = tmp_path / "notes.txt"
     notes.write_text("not a model\n")
     refused(["--guard-with", trained["socket"], "--guard-with", notes], "notes.txt", "--guard-with takes")

@@ -34,8 +34,9 @@ def command(
     = None,
     guard_with: Annotated[Optional[list[Path]], typer.Option(
         help="tgkt: guard L_KL with at least two other predictors of these TR images, repeatable: target models "
-             "trained without the teacher (e.g. socket's .safetensors) or another bridge's translated.h5. Their "
-             "agreement estimates each one's accuracy (no labels); see --guard-margin.")] = None,
+             "trained without the teacher (e.g. socket's and shot's .safetensors; safest) or another bridge's "
+             "translated.h5 (it shares the teacher's mistakes). Their agreement estimates each one's accuracy (no "
+             "labels); see --guard-margin.")] = None,
     channels: Annotated[str, typer.Option(help="One channel to three: replicate (as SOCKET) or colormap.")]
     = "replicate",
     *,

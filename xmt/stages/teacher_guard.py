@@ -16,7 +16,7 @@ import torch
 from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.sets.image_set import ImageSet
-from xmt.engine.console import info
+from xmt.engine.console import info, warn
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
@@ -52,6 +52,10 @@ def guard_predictions(paths: list[Path], source: LoadedModel, tr_set: ImageSet, 
     for path in paths:
         kind = sniff(path)
         if kind == "hdf5":
+            # the same source model reads these translations and the teacher's: their mistakes are shared, which
+            # the agreement model reads as accuracy (results.md: it once put a teacher at chance at 100%)
+            warn(f"{path}: another bridge's translations share the teacher's mistakes (the same source model reads "
+                 "both), so the guard can over-estimate the teacher; target models trained without it are safer")
             labels.append(check_translations(path, source, tr_set).argmax(1).numpy())
         elif kind == "safetensors":
             labels.append(_model_labels(path, source, tr_set, native, recipe, device, workers))
