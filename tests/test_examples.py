@@ -170,3 +170,27 @@ def test_shaded_depth_lights_a_plane_facing_the_camera_evenly_and_turns_with_the
     holes = flat.copy()
     holes[0, 0] = 0
     assert shade(holes)[0, 0] == int(0.1 * 255)
+
+
+def test_paste_table_replaces_only_the_marked_part_and_moves_headings_down(tmp_path):
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n\n<!-- report -->\nold numbers\n<!-- /report -->\n\n## After\n")
+    table = tmp_path / "table.md"
+    table.write_text("Made by make.\n\n### Methods\n\n| m | a |\n|---|---:|\n| SOCKET | 45.7 |\n")
+    subprocess.run([sys.executable, str(EXAMPLES / "paste_table.py"), str(page), "report", str(table)], check=True,
+                   capture_output=True)
+    assert page.read_text() == ("# Results\n\n<!-- report -->\nMade by make.\n\n#### Methods\n\n| m | a |\n|---|---:|\n"
+                                "| SOCKET | 45.7 |\n<!-- /report -->\n\n## After\n")
+
+
+def test_paste_table_refuses_a_page_without_the_markers_and_leaves_it_as_it_was(tmp_path):
+    page = tmp_path / "results.md"
+    page.write_text("# Results\n<!-- /report -->\n<!-- report -->\n")
+    table = tmp_path / "table.md"
+    table.write_text("| m | a |\n")
+    out = subprocess.run([sys.executable, str(EXAMPLES / "paste_table.py"), str(page), "report", str(table)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert str(page) in out.stderr and "Traceback" not in out.stderr
+    assert page.read_text() == "# Results\n<!-- /report -->\n<!-- report -->\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md", "table.md"]
