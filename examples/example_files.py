@@ -10,12 +10,17 @@ from typing import Callable
 from PIL import Image
 
 
-def write_json(path: Path, record: dict) -> None:
-    """`record` as indented JSON at `path`, written beside it first and renamed into place."""
+def write_text(path: Path, text: str) -> None:
+    """`text` at `path`, written beside it first and renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
+    tmp.write_text(text)
     tmp.replace(path)
+
+
+def write_json(path: Path, record: dict) -> None:
+    """`record` as indented JSON at `path`, whole or not at all."""
+    write_text(path, json.dumps(record, indent=2))
 
 
 def transform_images(src: Path, dst: Path, transform: Callable[[Image.Image], Image.Image]) -> None:

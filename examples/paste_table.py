@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from example_files import write_text
+
 
 def paste(page: str, marker: str, table: str, shift: int = 1) -> str:
     """`page` with the text between `<!-- marker -->` and `<!-- /marker -->` replaced by `table`."""
@@ -39,9 +41,7 @@ def main() -> None:
     except (OSError, ValueError) as exc:
         print(f"paste_table.py: {args.page}: {exc}", file=sys.stderr)
         raise SystemExit(2)
-    tmp = args.page.with_name(args.page.name + ".tmp")
-    tmp.write_text(page)
-    tmp.replace(args.page)
+    write_text(args.page, page)
     print(f"{args.page}: '{args.marker}' is now {args.table}")
 
 
