@@ -43,7 +43,9 @@ def main() -> None:
             if values:
                 mean, half = mean_interval(values)
                 ax.errorbar(mean, row, xerr=half, fmt="o", capsize=3, color="C0")
-                ax.text(mean, row + 0.25, f"{mean:.1f}", ha="center", fontsize=7)
+                # ablations run on fewer seeds than the headline methods: say so beside the mean
+                fewer = f" (n={len(values)})" if len(values) < len(seeds) else ""
+                ax.text(mean, row + 0.25, f"{mean:.1f}{fewer}", ha="center", fontsize=7)
         for style, reference in zip(("--", ":"), args.references.split()):
             values = collect(args.runs, task, seeds, reference)
             if values:
@@ -56,7 +58,7 @@ def main() -> None:
     axes[0][0].set_yticks(range(len(methods)), [LABELS.get(m, m).split(" (")[0] for m in methods])
     axes[0][0].invert_yaxis()
     axes[0][-1].legend(loc="lower right", fontsize=7)
-    figure.suptitle(f"mean and 95% t-interval over seeds {', '.join(seeds)}", fontsize=9)
+    figure.suptitle(f"mean and 95% t-interval over seeds {', '.join(seeds)} (n=: over fewer seeds)", fontsize=9)
     figure.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=120)
