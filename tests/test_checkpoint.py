@@ -31,6 +31,17 @@ def test_model_round_trip_keeps_weights_and_metadata(tmp_path):
     torch.testing.assert_close(loaded.model(x)[0], model(x)[0])
 
 
+def test_a_checkpoint_records_the_thread_count_and_torch_it_was_made_with(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the sums' order, and so the weights, depend on it
+        _, _, path = _save(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+    made_with = read_metadata(path)["environment"]
+    assert made_with == {"torch": torch.__version__, "cpu_threads": 1, "processes": 1}
+
+
 def test_wrong_kind_is_refused(tmp_path):
     _, _, path = _save(tmp_path)
     with pytest.raises(UserError, match="is a target-model checkpoint; expected translator"):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from helpers import run_cli
@@ -54,6 +55,7 @@ def test_predict_writes_csv_rows_for_every_image(source_model, pattern_data, cap
 def test_inspect_shows_kind_classes_and_provenance(source_model, capsys):
     code, out, _ = run_cli(["inspect", source_model], capsys)
     assert code == 0 and "kind source-model" in out and "checker, hstripes, vstripes" in out
+    assert f"made with: torch {torch.__version__}, " in out  # and the CPU threads: the weights depend on them
     code, out, _ = run_cli(["inspect", source_model, "--json"], capsys)
     info = json.loads(out)
     assert info["shapes"]["head.parametrizations.weight.original1"] == [3, 256]

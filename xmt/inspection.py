@@ -64,6 +64,10 @@ def summary_lines(info: dict) -> list[str]:
         lines.append(f"classes ({len(info['classes'])}): {', '.join(info['classes'])}")
     if info.get("skipped"):
         lines.append(f"skipped inputs: {info['skipped']} (--skip-bad; listed in skipped/)")
+    made_with = info.get("environment")
+    if made_with:
+        lines.append(f"made with: torch {made_with.get('torch')}, {made_with.get('cpu_threads')} CPU threads, "
+                     f"{made_with.get('processes')} process(es)")
     for key in ("method", "oracle", "best_epoch", "val_accuracy"):
         if key in info:
             lines.append(f"{key}: {info[key]}")

@@ -45,6 +45,15 @@ def first_non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
+def environment() -> dict:
+    """What decides the weights besides the seed and the inputs: the torch build, and the number of CPU
+    threads and of processes, which set the order of floating-point sums (another thread count gives
+    another model from the same command; at one thread count a rerun is bit for bit the same)."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    return {"torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
+            "processes": torch.distributed.get_world_size() if distributed else 1}
+
+
 def save_checkpoint(
     path: str | Path, tensors: dict[str, torch.Tensor], meta: dict
 ) -> Path:
@@ -55,7 +64,8 @@ def save_checkpoint(
     bad = first_non_finite(plain)
     if bad is not None:
         raise RunFailure(f"refusing to write a model with non-finite weights: tensor {bad!r} holds inf/nan")
-    header = {"schema": SCHEMA_VERSION, "xmt_version": __version__, **meta, HASH_KEY: content_sha256(plain)}
+    header = {"schema": SCHEMA_VERSION, "xmt_version": __version__, "environment": environment(), **meta,
+              HASH_KEY: content_sha256(plain)}
     # written where it is told (a stage's claimed temporary: xmt.engine.outputs makes it appear atomically)
     save_file(plain, str(path), metadata={METADATA_KEY: json.dumps(header)})
     return Path(path)
