@@ -37,6 +37,7 @@ def main() -> None:
     tasks, seeds, methods = args.tasks.split(), args.seeds.split(), args.methods.split()
     figure, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 0.5 * len(methods) + 1.6), sharey=True,
                                 squeeze=False)
+    some_fewer = False
     for ax, task in zip(axes[0], tasks):
         for row, method in enumerate(methods):
             values = collect(args.runs, task, seeds, method)
@@ -45,6 +46,7 @@ def main() -> None:
                 ax.errorbar(mean, row, xerr=half, fmt="o", capsize=3, color="C0")
                 # ablations run on fewer seeds than the headline methods: say so beside the mean
                 fewer = f" (n={len(values)})" if len(values) < len(seeds) else ""
+                some_fewer = some_fewer or bool(fewer)
                 ax.text(mean, row + 0.25, f"{mean:.1f}{fewer}", ha="center", fontsize=7)
         for style, reference in zip(("--", ":"), args.references.split()):
             values = collect(args.runs, task, seeds, reference)
@@ -58,7 +60,8 @@ def main() -> None:
     axes[0][0].set_yticks(range(len(methods)), [LABELS.get(m, m).split(" (")[0] for m in methods])
     axes[0][0].invert_yaxis()
     axes[0][-1].legend(loc="lower right", fontsize=7)
-    figure.suptitle(f"mean and 95% t-interval over seeds {', '.join(seeds)} (n=: over fewer seeds)", fontsize=9)
+    note = " (n=: over fewer seeds)" if some_fewer else ""
+    figure.suptitle(f"mean and 95% t-interval over seeds {', '.join(seeds)}{note}", fontsize=9)
     figure.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=120)
