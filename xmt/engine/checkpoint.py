@@ -12,6 +12,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from xmt import __version__
+from xmt.engine.distributed import world_size
 from xmt.errors import RunFailure, UserError
 
 # schema 2: the metadata holds content_sha256, verified on every load (schema 1 files have none)
@@ -49,9 +50,7 @@ def environment() -> dict:
     """What decides the weights besides the seed and the inputs: the torch build, and the number of CPU
     threads and of processes, which set the order of floating-point sums (another thread count gives
     another model from the same command; at one thread count a rerun is bit for bit the same)."""
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    return {"torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
-            "processes": torch.distributed.get_world_size() if distributed else 1}
+    return {"torch": torch.__version__, "cpu_threads": torch.get_num_threads(), "processes": world_size()}
 
 
 def save_checkpoint(
