@@ -10,9 +10,10 @@ import h5py
 import numpy as np
 from safetensors import safe_open
 
-from xmt.data.packs.reader import CorruptData, read_pack_header, read_rows, row_ranges
+from xmt.data.packs.reader import (PACK_SCHEMA, UNVERIFIED_HEADER, CorruptData, read_pack_header, read_rows,
+                                   row_ranges)
 from xmt.data.sets.readers import PACK_SUFFIXES
-from xmt.engine.checkpoint import HASH_KEY, read_checkpoint, read_metadata
+from xmt.engine.checkpoint import HASH_KEY, read_checkpoint, read_metadata, unverified
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
@@ -86,40 +87,51 @@ _VERIFY_ROWS = 256  # rows read at a time while every chunk of a pack is read
 def verify(path: str | Path) -> dict:
     """Check a whole artifact; a corrupt one is a UserError naming the file and what failed.
 
-    Checkpoint: the content hash stored when it was written (schema >= 2) and that every weight is
-    finite. Pack: every chunk of every dataset is read, so that HDF5 checks each per-chunk checksum
-    (packs written before checksums are read, not verified), and float datasets must be finite.
-    Then every input its provenance records with a path and a sha256 is hashed again where it is at
-    hand. The report's `verdict` is "ok", or "input changed" when such an input no longer matches.
+    Checkpoint: the content hash stored when it was written (over tensors and metadata) and that every
+    weight is finite. Pack: the header checksum (attributes, paths, layout) and the labels' range, then
+    every chunk of every dataset is read, so that HDF5 checks each per-chunk checksum, and float datasets
+    must be finite. Then every input its provenance records with a path and a sha256 is hashed again
+    where it is at hand. The report's `verdict` is "ok", "input changed" when such an input no longer
+    matches, or "unverified" when an older schema leaves part of the artifact without a check
+    (`unverified` says which).
     """
     path = Path(path)
     info = describe(path)
     report = {"file": str(path), "format": info["format"], "kind": info.get("kind"), "schema": info.get("schema"),
-              "checks": _verify_checkpoint(path) if "tensors" in info else _verify_pack(path)}
+              "checks": _verify_checkpoint(path) if "tensors" in info else _verify_pack(path, info["schema"])}
     inputs = (info.get("provenance") or {}).get("inputs") or {}
     report["inputs"] = [_verify_input(name, record, path) for name, record in inputs.items() if isinstance(record, dict)]
-    report["verdict"] = "input changed" if any(i["status"] == "mismatch" for i in report["inputs"]) else "ok"
+    report["unverified"] = report["checks"].pop("unverified")
+    changed = any(i["status"] == "mismatch" for i in report["inputs"])
+    report["verdict"] = "input changed" if changed else "unverified" if report["unverified"] else "ok"
     return report
 
 
 def verification_failure(report: dict) -> str | None:
-    """The one line to fail with when an input no longer matches its recorded sha256, else None."""
+    """The one line to fail with when an input no longer matches its recorded sha256, or when part of the
+    artifact carries no check (an older schema), else None: --verify says ok only about what it checked."""
     changed = [i for i in report["inputs"] if i["status"] == "mismatch"]
-    if not changed:
-        return None
-    names = ", ".join(f"{i['name']} ({i['found']})" for i in changed)
-    return (f"input {names} does not match the sha256 recorded when this artifact was made "
-            "(the file changed since)")
+    if changed:
+        names = ", ".join(f"{i['name']} ({i['found']})" for i in changed)
+        return (f"input {names} does not match the sha256 recorded when this artifact was made "
+                "(the file changed since)")
+    if report["unverified"]:
+        return "not verified: " + "; ".join(report["unverified"])
+    return None
 
 
 def _verify_checkpoint(path: Path) -> dict:
-    tensors, meta = read_checkpoint(path)  # raises on a content hash mismatch or non-finite weights
-    stored = meta.get(HASH_KEY)
-    return {"content_hash": "ok" if stored else "none recorded (schema 1): not verified",
-            "content_sha256": stored, "tensors": len(tensors), "finite": True}
+    # raises on a content hash mismatch or non-finite weights; what the schema leaves unchecked is reported
+    tensors, meta = read_checkpoint(path, warn_unverified=False)
+    gap = unverified(meta)
+    return {"content_hash": "ok (tensors and metadata)" if gap is None else f"NOT VERIFIED: {gap}",
+            "content_sha256": meta.get(HASH_KEY), "tensors": len(tensors), "finite": True,
+            "unverified": [gap] if gap else []}
 
 
-def _verify_pack(path: Path) -> dict:
+def _verify_pack(path: Path, schema: int) -> dict:
+    """Every row of every dataset read (so every chunk checksum checked); the header, its checksum and the labels
+    were checked by read_pack_header."""
     failures: list[str] = []
     counts = {"datasets": 0, "chunked": 0, "checksummed": 0, "chunks": 0}
     try:
@@ -138,12 +150,19 @@ def _verify_pack(path: Path) -> dict:
     if failures:
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
         raise UserError("; ".join(failures[:5]) + more, path=path)
+    counts["unverified"] = []
     if counts["checksummed"] == 0:
         counts["checksums"] = "none (written before per-chunk checksums): every chunk read, none verified"
+        counts["unverified"].append("its datasets carry no per-chunk checksums")
     elif counts["checksummed"] < counts["chunked"]:
         counts["checksums"] = f"ok on {counts['checksummed']} of {counts['chunked']} chunked datasets"
+        counts["unverified"].append(f"{counts['chunked'] - counts['checksummed']} of its datasets carry no "
+                                    "per-chunk checksums")
     else:
         counts["checksums"] = "ok"
+    counts["header"] = "ok (attributes, paths and layout)" if schema >= PACK_SCHEMA else f"NOT VERIFIED: {UNVERIFIED_HEADER}"
+    if schema < PACK_SCHEMA:
+        counts["unverified"].append(UNVERIFIED_HEADER)
     return counts
 
 
@@ -198,6 +217,7 @@ def verify_lines(report: dict) -> list[str]:
         lines.append(f"content hash: {checks['content_hash']} ({checks['tensors']} tensors)")
         lines.append("weights: all finite")
     else:
+        lines.append(f"header checksum: {checks['header']}")
         lines.append(f"data: every row of {checks['datasets']} datasets read ({checks['chunks']} chunks); "
                      f"per-chunk checksums: {checks['checksums']}")
     for entry in report["inputs"]:

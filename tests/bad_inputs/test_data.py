@@ -21,7 +21,7 @@ from PIL import Image
 
 from xmt.cli import main
 from xmt.data.encoding import EncodingRecipe
-from xmt.data.packs.reader import read_pack_header, read_skipped
+from xmt.data.packs.reader import HEADER_KEY, header_sha256, read_pack_header, read_skipped
 from xmt.models.classifier import Classifier
 from xmt.artifacts import save_model
 
@@ -221,10 +221,22 @@ def unknown_class_list(tmp, fx):
     return evaluate(untrained_model(tmp / "m" / "src.safetensors", ["a", "b"]), tmp / "list.txt", tmp)
 
 
-def _rewrite_labels(path: Path, labels: np.ndarray) -> None:
+def _rewrite_labels(path: Path, labels: np.ndarray, reseal: bool = True) -> None:
+    """Replace a pack's labels; `reseal`: record the header checksum anew (a consistent forgery, to reach the
+    checks behind the checksum)."""
     with h5py.File(path, "r+") as f:
         del f["labels"]
-        f["labels"] = labels
+        f.create_dataset("labels", data=labels, fletcher32=True)
+        if reseal:
+            f.attrs[HEADER_KEY] = header_sha256(f)
+
+
+def labels_rewritten(tmp, fx):
+    cli(pack(rgb_folder(tmp / "d"), tmp))
+    bad = tmp / "bad.h5"
+    os.replace(tmp / "p.h5", bad)
+    _rewrite_labels(bad, np.array([0, 0, 1], np.int64), reseal=False)
+    return evaluate(untrained_model(tmp / "m" / "src.safetensors", ["a", "b"]), bad, tmp)
 
 
 def labels_out_of_range(tmp, fx):
@@ -329,8 +341,11 @@ CASES = [
     Case("bridge translator size", translator_bad_size, ("--translator vq downsample=64 does not fit", "32x32")),
     Case("bridge translator channels", translator_bad_channels, ("--translator light in_channels=3 does not fit",)),
     Case("evaluate list with an unknown class", unknown_class_list, ("list.txt", "zebra", "not among the model's")),
-    Case("evaluate pack labels out of range", labels_out_of_range, ("bad.h5", "label 7 of image 0")),
-    Case("evaluate pack labels shorter than images", labels_too_short, ("bad.h5", "3 labels for 6 images")),
+    Case("evaluate pack labels out of range", labels_out_of_range,
+         ("bad.h5", "label 7 of row 0: not one of its 2 classes (0..1)")),
+    Case("evaluate pack labels shorter than images", labels_too_short,
+         ("bad.h5", "holds 3 labels for 6 rows of images/rgb")),
+    Case("evaluate pack labels rewritten", labels_rewritten, ("bad.h5", "header checksum mismatch")),
     Case("transfer checkpoint named .h5", checkpoint_named_h5,
          ("tr.h5", "is not an HDF5 file (it holds a safetensors checkpoint)")),
     Case("transfer text named .h5", text_named_h5, ("tr.h5", "is not an HDF5 file")),

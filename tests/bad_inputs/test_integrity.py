@@ -4,6 +4,7 @@ a checkpoint's content hash is verified on every load, a pack's chunks carry che
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -18,9 +19,10 @@ from safetensors.torch import save_file
 from helpers import TINY_SIZE
 from harness import assert_refused, run_in_process
 from xmt.cli import main
-from xmt.data.packs.reader import CorruptData, PackDataset, PackImageSet
+from xmt.data.packs.reader import HEADER_KEY, CorruptData, PackDataset, PackImageSet, header_sha256, read_pack_header
 from xmt.data.packs.writer import COMPRESSIONS, PackWriter
 from xmt.engine.checkpoint import HASH_KEY, METADATA_KEY, content_sha256, read_checkpoint, save_checkpoint
+from xmt.engine.run_state import RunState, fingerprint, state_path
 from xmt.errors import RunFailure, UserError
 from xmt.artifacts import load_model
 
@@ -55,7 +57,7 @@ def nan_weights(src: Path, dst: Path) -> str:
     name = next(n for n in sorted(tensors) if n.endswith("weight") and tensors[n].is_floating_point())
     tensors = {n: t.clone() for n, t in tensors.items()}
     tensors[name].view(-1)[0] = math.nan
-    meta[HASH_KEY] = content_sha256(tensors)
+    meta[HASH_KEY] = content_sha256(tensors, meta)
     save_file(tensors, str(dst), metadata={METADATA_KEY: json.dumps(meta)})
     return name
 
@@ -196,16 +198,98 @@ def test_content_hash_identifies_the_tensors():
     assert content_sha256(bf16) != content_sha256(flipped)
 
 
-def test_the_hash_is_stored_and_a_schema_1_checkpoint_still_loads(tiny_source, tmp_path, capsys):
+def test_the_hash_covers_the_tensors_and_the_whole_metadata(tiny_source):
     tensors, meta = read_checkpoint(tiny_source)
-    assert meta["schema"] == 2 and meta[HASH_KEY] == content_sha256(tensors)
-    old = {k: v for k, v in meta.items() if k != HASH_KEY}
-    old["schema"] = 1
-    save_file(tensors, str(tmp_path / "old.safetensors"), metadata={METADATA_KEY: json.dumps(old)})
-    assert load_model(tmp_path / "old.safetensors").classes == meta["classes"]
-    capsys.readouterr()
-    assert main(["inspect", "--verify", str(tmp_path / "old.safetensors")]) == 0
-    assert "content hash: none recorded (schema 1): not verified" in capsys.readouterr().out
+    assert meta["schema"] == 3 and meta[HASH_KEY] == content_sha256(tensors, meta)
+    assert content_sha256(tensors, {**meta, "classes": meta["classes"][::-1]}) != meta[HASH_KEY]
+    assert content_sha256(tensors, {**meta, "xmt_version": "9"}) != meta[HASH_KEY]
+    assert content_sha256(tensors) != meta[HASH_KEY]  # schema 2's hash: the tensors alone
+
+
+def flip_class_bit(src: Path, dst: Path) -> str:
+    """A copy of `src` with one bit flipped in the last letter of its first class name, in the file's bytes."""
+    name = read_checkpoint(src)[1]["classes"][0]
+    data = src.read_bytes()
+    at = data.index(f'\\"{name}\\"'.encode()) + len(name)  # the name inside the JSON-escaped metadata
+    flipped = bytearray(data)
+    flipped[at] ^= 0x01
+    dst.write_bytes(bytes(flipped))
+    return name
+
+
+def rewrite_metadata(src: Path, dst: Path, change) -> None:
+    """A copy of `src` whose xmt metadata `change(meta)` altered, the stored hash kept as it was."""
+    tensors, meta = read_checkpoint(src)
+    change(meta)
+    save_file(tensors, str(dst), metadata={METADATA_KEY: json.dumps(meta)})
+
+
+HEADER_CHANGES = {
+    "a bit flipped in a class name": lambda src, dst: flip_class_bit(src, dst),
+    "the class list reversed": lambda src, dst: rewrite_metadata(
+        src, dst, lambda m: m.__setitem__("classes", m["classes"][::-1])),
+    "the normalisation mean x50": lambda src, dst: rewrite_metadata(
+        src, dst, lambda m: m["recipe"].__setitem__("mean", [50 * v for v in m["recipe"]["mean"]])),
+}
+
+
+@pytest.mark.parametrize("change", list(HEADER_CHANGES))
+@pytest.mark.parametrize("stage", ["predict", "evaluate", "inspect --verify"])
+def test_a_changed_checkpoint_header_is_refused(change, stage, setting, tmp_path, capsys):
+    bad = tmp_path / "changed.safetensors"
+    HEADER_CHANGES[change](setting.source, bad)
+    out = tmp_path / "out"
+    out.mkdir()
+    outcome = run_in_process(CHECKPOINT_STAGES[stage](bad, setting, out), capsys, tmp_path)
+    assert_refused(outcome, 2, "changed.safetensors", "content hash mismatch: the file is corrupt")
+
+
+def _older(src: Path, dst: Path, schema: int, change=lambda t, m: None) -> None:
+    """`src` rewritten as schema 1 (no hash) or 2 (a hash of the tensors alone), then `change(tensors, meta)`d."""
+    tensors, meta = read_checkpoint(src)
+    tensors = {k: v.clone() for k, v in tensors.items()}
+    meta = {k: v for k, v in meta.items() if k != HASH_KEY} | {"schema": schema}
+    if schema == 2:
+        meta[HASH_KEY] = content_sha256(tensors)
+    change(tensors, meta)
+    save_file(tensors, str(dst), metadata={METADATA_KEY: json.dumps(meta)})
+
+
+def _scaled(tensors, meta):
+    name = next(n for n in sorted(tensors) if n.endswith("weight"))
+    tensors[name].mul_(2)
+
+
+@pytest.mark.parametrize("schema", [1, 2])
+def test_an_older_checkpoint_loads_with_a_warning_and_verify_does_not_say_ok(schema, setting, tmp_path, capsys):
+    """Schema 1 (no hash: also what a downgrade that drops the hash looks like) and schema 2 (tensors only)
+    still load, each with a warning naming what is not verified; --verify refuses to call them ok."""
+    old = tmp_path / "old.safetensors"
+    _older(setting.source, old, schema, _scaled)  # a changed weight: only schema 2's hash can see it
+    out = tmp_path / "out"
+    out.mkdir()
+    outcome = run_in_process(CHECKPOINT_STAGES["predict"](old, setting, out), capsys, tmp_path)
+    if schema == 2:
+        assert_refused(outcome, 2, "old.safetensors", "content hash mismatch")
+        _older(setting.source, old, schema)
+        outcome = run_in_process(CHECKPOINT_STAGES["predict"](old, setting, out), capsys, tmp_path)
+    assert outcome.code == 0, outcome.err
+    warning = [line for line in outcome.lines if "warning:" in line]
+    assert len(warning) == 1 and "old.safetensors" in warning[0] and f"schema {schema} checkpoint" in warning[0]
+    assert ("tensors and metadata" if schema == 1 else "tensors only, so its metadata") in warning[0]
+    assert "not verified" in warning[0]
+
+    outcome = run_in_process(["inspect", "--verify", old], capsys, tmp_path)
+    assert_refused(outcome, 2, "old.safetensors", "not verified", f"schema {schema} checkpoint")
+    assert "verdict: unverified" in outcome.out and "verdict: ok" not in outcome.out
+    assert "NOT VERIFIED" in outcome.out
+
+
+def test_a_schema_3_checkpoint_without_its_hash_is_refused(setting, tmp_path, capsys):
+    bad = tmp_path / "nohash.safetensors"
+    rewrite_metadata(setting.source, bad, lambda m: m.pop(HASH_KEY))
+    outcome = run_in_process(["inspect", "--verify", bad], capsys, tmp_path)
+    assert_refused(outcome, 2, "nohash.safetensors", "schema 3 checkpoint without its content hash")
 
 
 # ---- packs: a corrupt chunk ------------------------------------------------------------------------------
@@ -293,8 +377,9 @@ def test_a_dataloader_worker_reports_a_corrupt_row_in_one_line(made, tmp_path):
     assert str(error.value) == f"{bad}: row {ROW} of images/depth fails its checksum (corrupt file)"
 
 
-def test_a_pack_without_checksums_still_reads_and_verifies(tiny_synth, monkeypatch, tmp_path, capsys):
-    """Packs written before checksums (no fletcher32 filter) read as before; --verify says they carry none."""
+def test_a_pack_without_checksums_still_reads_and_verify_does_not_say_ok(tiny_synth, monkeypatch, tmp_path, capsys):
+    """Packs written before checksums (no fletcher32 filter) read as before; --verify says they carry none, and
+    refuses to call them ok."""
     monkeypatch.setattr("xmt.data.packs.writer.CHECKSUM", {})
     old = tmp_path / "old.h5"
     xmt_ok("pack", tiny_synth / "target" / "test" / "depth", "--modality", "depth", "--size", TINY_SIZE,
@@ -303,9 +388,104 @@ def test_a_pack_without_checksums_still_reads_and_verifies(tiny_synth, monkeypat
     with h5py.File(old, "r") as f:
         assert not f["images/depth"].fletcher32
     assert PackImageSet.open(old, "depth").read_stored(3).dtype == np.uint16
-    capsys.readouterr()
-    assert main(["inspect", "--verify", str(old)]) == 0
-    assert "per-chunk checksums: none" in capsys.readouterr().out
+    outcome = run_in_process(["inspect", "--verify", old], capsys, tmp_path)
+    assert_refused(outcome, 2, "old.h5", "not verified: its datasets carry no per-chunk checksums")
+    assert "per-chunk checksums: none" in outcome.out and "verdict: unverified" in outcome.out
+
+
+def reseal(path: Path) -> None:
+    """Record the header checksum of pack `path` as it now is (a consistent forgery, to reach the checks behind it)."""
+    with h5py.File(path, "r+") as f:
+        f.attrs[HEADER_KEY] = header_sha256(f)
+
+
+def as_schema_1(src: Path, dst: Path) -> None:
+    """A copy of `src` as packs were before the header checksum: schema 1, no header_sha256."""
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        f.attrs["xmt_schema"] = 1
+        del f.attrs[HEADER_KEY]
+
+
+def flip_classes_bit(src: Path, dst: Path) -> str:
+    """A copy of pack `src` with one bit flipped in the last letter of its first class, in the file's bytes."""
+    name = read_pack_header(src)["classes"][0]
+    data = bytearray(src.read_bytes())
+    at = data.index(f'["{name}"'.encode()) + 1 + len(name)
+    data[at] ^= 0x01
+    dst.write_bytes(bytes(data))
+    return name
+
+
+def test_a_flipped_bit_in_a_pack_attribute_is_refused(made, tiny_source, tmp_path, capsys):
+    bad = tmp_path / "flipped.h5"
+    flip_classes_bit(made["rgb"], bad)
+    for args in (["inspect", "--verify", bad],
+                 ["train-source", bad, "--out", tmp_path / "m.safetensors", "--backbone", "smallcnn", "--epochs", "1",
+                  "--size", TINY_SIZE, *CPU],
+                 ["evaluate", tiny_source, "--data", bad, *CPU]):
+        outcome = run_in_process(args, capsys, tmp_path)
+        assert_refused(outcome, 2, "flipped.h5", "header checksum mismatch: the file is corrupt")
+
+
+def test_a_schema_1_pack_reads_with_a_warning_and_verify_does_not_say_ok(made, tiny_source, tmp_path, capsys):
+    """A pack from before the header checksum, or one downgraded to look like it: read, never silently."""
+    old = tmp_path / "old.h5"
+    as_schema_1(made["rgb"], old)
+    outcome = run_in_process(["evaluate", tiny_source, "--data", old, *CPU], capsys, tmp_path)
+    assert outcome.code == 0, outcome.err
+    assert [line for line in outcome.lines if "warning:" in line] == [
+        f"warning: {old}: pack schema 1: its attributes (classes, modalities, size, provenance), paths and layout "
+        "carry no checksum, so they are not verified"]
+    outcome = run_in_process(["inspect", "--verify", old], capsys, tmp_path)
+    assert_refused(outcome, 2, "old.h5", "not verified: pack schema 1")
+    assert "verdict: unverified" in outcome.out and "header checksum: NOT VERIFIED" in outcome.out
+
+
+def test_a_schema_2_pack_without_its_header_checksum_is_refused(made, tmp_path, capsys):
+    bad = tmp_path / "bad.h5"
+    shutil.copy(made["rgb"], bad)
+    with h5py.File(bad, "r+") as f:
+        del f.attrs[HEADER_KEY]
+    outcome = run_in_process(["inspect", "--verify", bad], capsys, tmp_path)
+    assert_refused(outcome, 2, "bad.h5", "pack schema 2 without its header_sha256")
+
+
+@pytest.mark.parametrize("label", ["K", -1, -5])
+def test_a_label_outside_the_classes_is_refused_by_verify(label, made, tmp_path, capsys):
+    """Labels are written with checksums; a label outside the classes under a valid checksum (a forged or
+    buggy pack) is still refused, by --verify as by every reader."""
+    bad = tmp_path / "bad.h5"
+    shutil.copy(made["rgb"], bad)
+    with h5py.File(bad, "r+") as f:
+        k = len(json.loads(f.attrs["classes"]))
+        label = k if label == "K" else label
+        labels = f["labels"][:]
+        labels[3] = label
+        del f["labels"]
+        f.create_dataset("labels", data=labels, fletcher32=True)
+    reseal(bad)
+    outcome = run_in_process(["inspect", "--verify", bad], capsys, tmp_path)
+    assert_refused(outcome, 2, "bad.h5", f"label {label} of row 3: not one of its {k} classes (0..{k - 1})")
+
+
+def test_transfer_refuses_nan_teacher_probabilities(tiny_synth, tiny_source, tmp_path, capsys):
+    """A translated pack whose probabilities hold NaN (written under valid checksums) is refused before any
+    training, naming the rows."""
+    from xmt.data.packs.translated import write_translated_pack
+
+    tr = tiny_synth / "target" / "adapt" / "depth"
+    n, classes = 6, read_checkpoint(tiny_source)[1]["classes"]
+    probs = np.full((n, len(classes)), 1 / len(classes), np.float32)
+    probs[4, 1] = np.nan
+    bad = tmp_path / "translated.h5"
+    write_translated_pack(bad, np.zeros((n, 3, TINY_SIZE, TINY_SIZE), np.uint8), probs, np.zeros((n, 8), np.float32),
+                          np.full(n, -1), [f"{i}.png" for i in range(n)], classes, {})
+    outcome = run_in_process(_transfer("tgkt", tiny_source, tr, tmp_path / "t.safetensors", "--translated", bad),
+                             capsys, tmp_path)
+    assert_refused(outcome, 2, "translated.h5", "row 4 of probs hold inf/nan")
+    outcome = run_in_process(["inspect", "--verify", bad], capsys, tmp_path)
+    assert_refused(outcome, 2, "translated.h5", "row 4 of probs hold inf/nan")
 
 
 # ---- inspect --verify: good artifacts, inputs, recognition by content --------------------------------------
@@ -360,3 +540,41 @@ def test_inspect_recognises_artifacts_by_content(tiny_source, made, tmp_path, ca
             capsys.readouterr()
             assert main(["inspect", *extra, str(tmp_path / name)]) == 0, name
             assert kind in capsys.readouterr().out
+
+
+# ---- the run state: under a checksum, checked on resume ---------------------------------------------------
+
+def _state_for(out: Path) -> Path:
+    """A real run state for `out`, as RunState saves it after an epoch."""
+    RunState(out, fingerprint({"epochs": 2}, {})).save({"epoch": 1, "epochs": 2, "weights": torch.arange(64.0)})
+    return state_path(out)
+
+
+@pytest.mark.parametrize("damage", ["a flipped bit", "truncated", "format 1 (unchecked)"])
+def test_a_damaged_run_state_is_never_resumed(damage, pattern_data, tmp_path, capsys):
+    out = tmp_path / "source.safetensors"
+    state = _state_for(out)
+    data = bytearray(state.read_bytes())
+    if damage == "a flipped bit":
+        data[len(data) // 2] ^= 0x01
+    elif damage == "truncated":
+        del data[len(data) // 2:]
+    else:
+        buffer = io.BytesIO()
+        torch.save({"format": 1, "epoch": 1, "epochs": 2}, buffer)
+        data = bytearray(buffer.getvalue())
+    state.write_bytes(bytes(data))
+    outcome = run_in_process(["train-source", pattern_data["train"], "--out", out, "--backbone", "smallcnn",
+                              "--epochs", "2", "--size", "32", "--resume", *CPU], capsys, tmp_path)
+    fragment = "is not an xmt run state of this version" if "format" in damage else "fails its checksum"
+    assert_refused(outcome, 2, "source.safetensors.xmt-state", fragment, "start again with --force")
+    assert state.read_bytes() == bytes(data) and not out.exists()
+
+
+def test_a_run_state_reads_back_what_was_saved(tmp_path):
+    out = tmp_path / "m.safetensors"
+    _state_for(out)
+    state = RunState(out, fingerprint({"epochs": 2}, {}), resume=True)
+    state.check()
+    assert state.load()["weights"].equal(torch.arange(64.0))
+    assert state_path(out).read_bytes().startswith(b"xmt-state 2 ")

@@ -4,10 +4,14 @@
 schedulers, scalers, every RNG state, the method's own state, the selection and the log so far) and a
 fingerprint of the options and inputs that made it, so that `--resume` with anything else is refused.
 It is written to a temporary, fsynced and renamed, so a kill mid-write leaves the previous epoch's state.
+The file is one line, `xmt-state FORMAT SHA256`, then the torch.save bytes that SHA256 covers, checked before
+anything in it is used: a changed byte is refused, never resumed from.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import random
@@ -25,7 +29,8 @@ from xmt.engine.hashing import input_identity
 from xmt.errors import RunFailure, UserError
 
 STATE_SUFFIX = ".xmt-state"
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: under a sha256 (1, unchecked, is refused: start again with --force)
+_MAGIC = b"xmt-state"
 _TMP_TAG = ".xmt-tmp-"
 
 _kept: "RunState | None" = None  # the state the last interrupted run left, for the CLI's last line
@@ -117,8 +122,19 @@ class RunState:
 
     def load(self) -> dict:
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a truncated or foreign file: torch raises many kinds
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise UserError(f"cannot be read ({exc.strerror or exc})", path=self.path) from None
+        line, _, payload = data.partition(b"\n")
+        fields = line.split(b" ")
+        if len(fields) != 3 or fields[0] != _MAGIC or fields[1] != str(STATE_FORMAT).encode():
+            raise UserError("is not an xmt run state of this version; start again with --force", path=self.path)
+        if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
+            raise UserError("fails its checksum: the saved state is corrupt (changed after it was written); "
+                            "start again with --force", path=self.path)
+        try:
+            state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        except Exception as exc:  # a foreign payload under a valid checksum: torch raises many kinds
             raise UserError(f"is not a readable xmt run state ({type(exc).__name__}); start again with --force",
                             path=self.path) from None
         if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
@@ -135,7 +151,11 @@ class RunState:
         tmp = self.path.parent / f".{self.path.name}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
         try:
             with _signals_deferred(), open(tmp, "wb") as f:
-                torch.save(state, f)
+                buffer = io.BytesIO()
+                torch.save(state, buffer)
+                payload = buffer.getbuffer()
+                f.write(b"%s %d %s\n" % (_MAGIC, STATE_FORMAT, hashlib.sha256(payload).hexdigest().encode()))
+                f.write(payload)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)

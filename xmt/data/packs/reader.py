@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,18 @@ from xmt.data.encoding import EncodingRecipe, to_hwc
 from xmt.data.h5files import ProcessLocalH5
 from xmt.data.sets.image_set import ImageSet
 from xmt.data.validation import Problem
+from xmt.engine.checkpoint import canonical_json
+from xmt.engine.console import warn
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
 
-PACK_SCHEMA = 1
+# schema 2: the root attribute header_sha256 covers everything but the numeric datasets' values (which carry
+# per-chunk checksums), checked on every read. Schema 1 packs still read, with a warning that it is missing.
+PACK_SCHEMA = 2
+HEADER_KEY = "header_sha256"
+UNVERIFIED_HEADER = ("pack schema 1: its attributes (classes, modalities, size, provenance), paths and layout carry "
+                     "no checksum, so they are not verified")
+_warned: set[str] = set()
 
 
 class CorruptData(UserError):
@@ -77,9 +86,84 @@ def row_ranges(rows: list[int], shown: int = 5) -> str:
     return f"row {text}" if len(rows) == 1 else f"rows {text}"
 
 
+def header_sha256(f: h5py.File) -> str:
+    """sha256 of everything in a pack a reader acts on but the numeric datasets' values (those carry
+    per-chunk checksums): the root attributes but this hash, each dataset's name, shape, dtype, checksum
+    filter and attributes, and the values of the string datasets (paths, skipped)."""
+    datasets: dict[str, dict] = {}
+
+    def add(name: str, obj) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return
+        string = h5py.check_string_dtype(obj.dtype) is not None
+        entry = {"shape": list(obj.shape), "dtype": "string" if string else obj.dtype.str,
+                 "fletcher32": bool(obj.fletcher32), "attrs": {k: _plain(v) for k, v in obj.attrs.items()}}
+        if string:
+            digest = hashlib.sha256()
+            for value in obj[()] if obj.shape else [obj[()]]:
+                digest.update((value if isinstance(value, bytes) else str(value).encode()) + b"\0")
+            entry["values"] = digest.hexdigest()
+        datasets[name] = entry
+
+    f.visititems(add)
+    root = {k: _plain(v) for k, v in f.attrs.items() if k != HEADER_KEY}
+    return hashlib.sha256(canonical_json({"attrs": root, "datasets": datasets})).hexdigest()
+
+
+def _plain(value):
+    """An HDF5 attribute value as JSON holds it."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _check_header(f: h5py.File, schema: int, path: Path) -> None:
+    """Schema 2: the header checksum must match; schema 1: a warning (once per file) that it has none."""
+    if schema < PACK_SCHEMA:
+        if str(path) not in _warned:
+            _warned.add(str(path))
+            warn(f"{path}: {UNVERIFIED_HEADER}")
+        return
+    stored = f.attrs.get(HEADER_KEY)
+    if stored is None:
+        raise UserError(f"pack schema {schema} without its {HEADER_KEY}: the file was altered", path=path)
+    if header_sha256(f) != _plain(stored):
+        raise UserError("header checksum mismatch: the file is corrupt (its attributes, paths or layout changed "
+                        "after it was written)", path=path)
+
+
+def _check_rows(f: h5py.File, header: dict, path: Path) -> None:
+    """Every row-aligned dataset has one row per label, and every label names one of the classes (-1:
+    unlabelled, allowed with classes only in a translated pack, whose TR images may have none)."""
+    count = header["count"]
+    for name in [f"images/{m}" for m in header["modalities"]] + [f"paths/{m}" for m in header["modalities"]]:
+        if name not in f:
+            raise UserError(f"has no {name} dataset (truncated or corrupt?)", path=path)
+        if f[name].shape[:1] != (count,):
+            raise UserError(f"holds {count} labels for {f[name].shape[0] if f[name].shape else 0} rows of {name} "
+                            "(truncated or corrupt?)", path=path)
+    labels = read_rows(f["labels"], path)
+    classes = header["classes"]
+    low = -1 if classes is None or header["kind"] == "translated" else 0
+    high = 0 if classes is None else len(classes)
+    bad = np.flatnonzero((labels < low) | (labels >= high)) if classes is not None else np.flatnonzero(labels != -1)
+    if len(bad):
+        what = "the pack is unlabelled (classes null)" if classes is None else \
+            f"not one of its {len(classes)} classes (0..{len(classes) - 1})"
+        raise UserError(f"label {int(labels[bad[0]])} of row {int(bad[0])}: {what}; {len(bad)} such labels "
+                        "(corrupt file?)", path=path)
+
+
 def read_pack_header(path: str | Path) -> dict:
-    """The pack's attributes, checked; any h5 file that is not an xmt pack is a user error."""
+    """The pack's attributes, checked against the header checksum, with every row-aligned dataset's length
+    and every label checked; any h5 file that is not an xmt pack is a user error."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError("is a folder, not a pack file", path=path)
     if not path.is_file():
         raise UserError("no such pack file", path=path)
     try:
@@ -87,8 +171,12 @@ def read_pack_header(path: str | Path) -> dict:
             attrs = dict(f.attrs)
             if "xmt_schema" not in attrs:
                 raise UserError("an HDF5 file without xmt pack attributes: not an xmt pack", path=path)
-            if int(attrs["xmt_schema"]) > PACK_SCHEMA:
-                raise UserError(f"pack schema {attrs['xmt_schema']} is newer than this xmt reads ({PACK_SCHEMA})", path=path)
+            schema = int(attrs["xmt_schema"])
+            if schema > PACK_SCHEMA:
+                raise UserError(f"pack schema {schema} is newer than this xmt reads ({PACK_SCHEMA})", path=path)
+            if schema < 1:
+                raise UserError(f"pack schema {schema} is not a valid schema: not an xmt pack", path=path)
+            _check_header(f, schema, path)
             modalities = json.loads(attrs["modalities"])
             header = {
                 "schema": int(attrs["xmt_schema"]),
@@ -105,10 +193,11 @@ def read_pack_header(path: str | Path) -> dict:
             for key in ("probs", "features"):
                 if key in f:
                     header[f"{key}_shape"] = list(f[key].shape)
+            _check_rows(f, header, path)
             return header
     except UserError:
         raise
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise UserError(f"not a readable xmt pack (truncated or corrupt?): {exc}", path=path)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from xmt.data.packs.reader import read_pack_header, read_rows
+from xmt.data.packs.reader import read_pack_header, read_rows, row_ranges
 from xmt.data.packs.writer import CHECKSUM, PackWriter
 from xmt.errors import UserError
 
@@ -59,5 +59,22 @@ def read_translated_pack(path: str | Path) -> TranslatedPack:
         raise UserError(f"is a pack of kind {header['kind']!r}, not the translated pack that bridge writes", path=path)
     with h5py.File(path, "r") as f:
         paths = [p.decode() if isinstance(p, bytes) else str(p) for p in read_rows(f["paths/rgb"], path)]
-        return TranslatedPack(Path(path), read_rows(f["probs"], path), read_rows(f["features"], path), paths,
+        pack = TranslatedPack(Path(path), read_rows(f["probs"], path), read_rows(f["features"], path), paths,
                               header["classes"], header["provenance"], read_rows(f["labels"], path))
+    _check_values(pack.probs, pack.features, path)
+    return pack
+
+
+def _check_values(probs: np.ndarray, features: np.ndarray, path: str | Path) -> None:
+    """The teacher's probabilities must be finite, in [0, 1] and sum to 1 per row; features finite."""
+    if probs.ndim != 2 or features.ndim != 2 or len(features) != len(probs):
+        raise UserError(f"probs {probs.shape} and features {features.shape} are not one row per image "
+                        "(corrupt file?)", path=path)
+    for name, values in (("probs", probs), ("features", features)):
+        bad = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+        if len(bad):
+            raise UserError(f"{row_ranges(bad.tolist())} of {name} hold inf/nan: not usable translations", path=path)
+    bad = np.flatnonzero((probs < 0).any(axis=1) | (probs > 1).any(axis=1) | (np.abs(probs.sum(axis=1) - 1) > 1e-3))
+    if len(bad):
+        raise UserError(f"{row_ranges(bad.tolist())} of probs are not probabilities (each row must lie in [0, 1] "
+                        "and sum to 1)", path=path)

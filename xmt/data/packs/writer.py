@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from xmt import __version__
-from xmt.data.packs.reader import PACK_SCHEMA
+from xmt.data.packs.reader import HEADER_KEY, PACK_SCHEMA, header_sha256
 from xmt.data.sets.image_set import ImageSet
 from xmt.data.sets.rows import RowBlock, RowReader
 from xmt.data.validation import Problem, Problems
@@ -105,6 +105,7 @@ class PackWriter:
             xmt_schema=PACK_SCHEMA, kind=kind, modalities=json.dumps(list(self.images)), size=self.size,
             classes=json.dumps(classes), provenance=json.dumps(provenance), xmt_version=__version__,
         )
+        self.f.attrs[HEADER_KEY] = header_sha256(self.f)  # last: it covers everything above
 
 
 def _strings(values: list[str]) -> np.ndarray:
