@@ -3,8 +3,8 @@
 The functions hold no state, work in any floating dtype and on any device, and return a scalar
 tensor that is differentiable with respect to every input that requires grad. Each docstring gives
 the formula and where it comes from: SHOT (Liang et al., ICML 2020), SOCKET (Ahmed et al.,
-ECCV 2022), the paper (Zhu et al., arXiv 2401.05014) or our own design (docs: method.md,
-baselines.md).
+ECCV 2022), the paper (Zhu et al., arXiv 2401.05014) or our own design (docs/methods.md marks
+which is which).
 
 Conventions: logits and probabilities are (N, K) with classes on the last dimension; a "batch mean"
 is over the N samples.

@@ -1,4 +1,4 @@
-"""SHOT / SOCKET clustering pseudo-labels for unlabelled target data (method.md, "SHOT clustering pseudo-labels").
+"""SHOT / SOCKET clustering pseudo-labels for unlabelled target data (docs/methods.md, "Clustering pseudo-labels").
 
 Given the features F(x) and the softmax predictions p of a whole unlabelled target set (eval mode):
 
@@ -16,7 +16,7 @@ the previous round's labels afterwards) attract points, as SHOT's public code do
 
 Two differences from the public code: SHOT's code appends the ones column and normalises only for the
 cosine distance, so its Euclidean option clusters raw features; xmt does both for either distance, as
-method.md and SOCKET's code do. And the clustering runs in float64 on the CPU (SHOT's features are
+SOCKET's code does. And the clustering runs in float64 on the CPU (SHOT's features are
 float32): for a data set's features it is cheap, it keeps float32 rounding from deciding near ties,
 and the labels do not depend on the device.
 """

@@ -1,4 +1,5 @@
-"""The adaptation loop every transfer method shares (SHOT's recipe, baselines.md "Adaptation").
+"""The adaptation loop every transfer method shares (SHOT's recipe; docs/methods.md, "Shared by every
+target method").
 
 The target model starts as a copy of the source model and reads the raw target modality through
 its own recipe. Backbone (lr x0.1) and bottleneck train, the head stays frozen; SGD with Nesterov

@@ -1,7 +1,7 @@
 """SHOT (Liang et al., ICML 2020): clustering pseudo-labels plus information maximisation.
 
 L = 0.3 * CE(p_t, y_hat) + 1.0 * (mean H(p_t) - H(mean p_t)), y_hat refreshed each epoch by the
-two-round cosine clustering (baselines.md).
+two-round cosine clustering (docs/methods.md, "Baselines").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SOCKET (Ahmed et al., ECCV 2022), as its public code behaves (baselines.md).
+"""SOCKET (Ahmed et al., ECCV 2022), as its public code behaves (docs/methods.md, "Baselines").
 
 L = 0.3 * L_PL + 1.0 * L_IM + 0.5 * L_BN + 0.5 * L_TI: pseudo-labels from one soft Euclidean round;
 SHOT's IM; the BatchNorm inputs of the target backbone on TR batches against the frozen source

@@ -1,4 +1,4 @@
-"""Training the RGB source model with SHOT's recipe (baselines.md, "Source training").
+"""Training the RGB source model with SHOT's recipe (docs/methods.md, "The source model").
 
 Label-smoothed cross-entropy (0.1), SGD with Nesterov momentum, lr 1e-2 for the bottleneck and
 head and 0.1x for the backbone, lr_0 * (1 + 10 t/T)^-0.75, batch 32, a stratified 90/10

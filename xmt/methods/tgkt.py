@@ -1,4 +1,4 @@
-"""TGKT, task-irrelevant data-guided knowledge transfer (method.md, "Stage TGKT").
+"""TGKT, task-irrelevant data-guided knowledge transfer (docs/methods.md, "TGKT").
 
     L = beta_kl   * KL(p_s(T(x)) || p_t(x))    the source model's predictions on bridge's translations,
                                                distilled into the target model on the raw images

@@ -1,4 +1,4 @@
-"""TGMB, task-irrelevant data-guided modality bridging (method.md, "Stage TGMB").
+"""TGMB, task-irrelevant data-guided modality bridging (docs/methods.md, "TGMB").
 
 A translator T learns to turn target-modality images (depth, NIR...) into source-like RGB that the
 frozen source model f_s can read. It trains on the paired TI data and on the unlabelled TR target
