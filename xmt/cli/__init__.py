@@ -41,11 +41,12 @@ def _root(
 
 
 def _register() -> None:
-    from xmt.cli import (bridge, evaluate, inspect, pack, predict, prepare_ti, synth, train_source, transfer,
-                         translate)
+    from xmt.cli import (bridge, evaluate, import_source, inspect, pack, predict, prepare_ti, synth, train_source,
+                         transfer, translate)
 
     # in pipeline order, as `xmt --help` lists them
     app.command("synth")(synth.command)
+    app.command("import-source")(import_source.command)
     app.command("train-source")(train_source.command)
     app.command("prepare-ti")(prepare_ti.command)
     app.command("pack")(pack.command)

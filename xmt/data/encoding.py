@@ -35,7 +35,10 @@ def _channel_constant(values: tuple[float, ...], device: torch.device, dtype: to
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-RESIZE_POLICIES = ("shorter-side-centre-crop",)
+# How an image of any size becomes size x size (the last two read an image at 256/224 of the size first):
+# xmt's own; torchvision's ImageNet evaluation (shorter side, then centre crop); SHOT's test transform
+# (a square resize, then centre crop).
+RESIZE_POLICIES = ("shorter-side-centre-crop", "torchvision-eval", "shot-test")
 CHANNEL_MODES = ("replicate", "colormap")
 # A resized depth pixel stays valid only if most of the source pixels under it were valid.
 MIN_VALID_WEIGHT = 0.5
@@ -104,7 +107,7 @@ class EncodingRecipe:
 
     def resize_image(self, array: np.ndarray) -> np.ndarray:
         """Native (H, W[, 3]) -> native (size, size[, 3]), same dtype."""
-        return resize_shorter_side_centre_crop(array, self.size, masked=self.modality == "depth")
+        return resize_centre_crop(array, self.size, self.resize, masked=self.modality == "depth")
 
     # ---- values (torch, batched) ---------------------------------------------------------
     def to_unit(self, native: torch.Tensor) -> torch.Tensor:
@@ -163,21 +166,44 @@ def _resize_float(array: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(array.astype(np.float32)).resize((width, height), Image.BILINEAR))
 
 
+def _resize_geometry(height: int, width: int, size: int, policy: str) -> tuple[int, int, int, int]:
+    """(resized width, resized height, crop top, crop left) of a policy, in torchvision's arithmetic for its two."""
+    if policy == "shorter-side-centre-crop":
+        scale = size / min(height, width)
+        new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+        return new_w, new_h, (new_h - size) // 2, (new_w - size) // 2
+    larger = size * 256 // 224
+    if policy == "shot-test":
+        new_w = new_h = larger
+    elif policy == "torchvision-eval":
+        if width <= height:
+            new_w, new_h = larger, int(larger * height / width)
+        else:
+            new_w, new_h = int(larger * width / height), larger
+    else:
+        raise UserError(f"resize policy {policy!r}: expected one of {', '.join(RESIZE_POLICIES)}")
+    return new_w, new_h, int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+
+
 def resize_shorter_side_centre_crop(array: np.ndarray, size: int, masked: bool = False) -> np.ndarray:
-    """Scale so the shorter side is `size`, then crop the centre square.
+    return resize_centre_crop(array, size, "shorter-side-centre-crop", masked)
+
+
+def resize_centre_crop(array: np.ndarray, size: int, policy: str = "shorter-side-centre-crop",
+                       masked: bool = False) -> np.ndarray:
+    """Resize as `policy` says (bilinear, as PIL does it), then crop the centre square.
 
     `masked` (depth): average only valid (non-zero) pixels, and mark an output pixel invalid when
     less than half of what it covers was valid, so holes never blend into depth values.
     """
     height, width = array.shape[:2]
-    if (height, width) == (size, size):
+    if (height, width) == (size, size) and policy == "shorter-side-centre-crop":
         return array
-    scale = size / min(height, width)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    left, top = (new_w - size) // 2, (new_h - size) // 2
+    new_w, new_h, top, left = _resize_geometry(height, width, size, policy)
     crop = (slice(top, top + size), slice(left, left + size))
     if array.ndim == 3:
-        resized = np.asarray(Image.fromarray(array).resize((new_w, new_h), Image.BILINEAR))
+        resized = array if (new_w, new_h) == (width, height) else \
+            np.asarray(Image.fromarray(array).resize((new_w, new_h), Image.BILINEAR))
         return resized[crop]
     if masked:
         valid = (array > 0).astype(np.float32)

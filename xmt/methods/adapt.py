@@ -23,6 +23,7 @@ import torch
 from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
                               to_device_batches)
 from xmt.data.encoding import EncodingRecipe
+from xmt.engine.console import warn
 from xmt.engine.distributed import gather_rows, shard, world_size
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.engine.optim import sgd_param_groups, shot_schedule, shot_sgd
@@ -295,7 +296,11 @@ def adapt(source: Classifier, data: AdaptData, objective: Objective, config: Ada
                        fitted.selected_epoch, pseudo)
 
 
-def source_statistics_reference(source: Classifier, device: torch.device) -> tuple[list, list]:
-    """The frozen source model's BatchNorm2d running means and variances, on `device`."""
+def source_statistics_reference(source: Classifier, device: torch.device, method: str) -> tuple[list, list]:
+    """The frozen source model's BatchNorm2d running means and variances, on `device`. A backbone without
+    BatchNorm2d (ConvNeXt, a ViT) has nothing to match: the L_BN sum is then empty, and 0, which is said."""
     means, variances = running_statistics(source.backbone)
+    if not means:
+        warn(f"the source model's backbone ({source.backbone_description}) has no BatchNorm2d "
+             f"layers: {method}'s BatchNorm-statistics term is empty and contributes 0")
     return [m.to(device) for m in means], [v.to(device) for v in variances]

@@ -29,7 +29,7 @@ class SocketObjective(Objective):
     reference: tuple = field(default=(), repr=False)
 
     def setup(self, source, device):
-        self.reference = source_statistics_reference(source, device)
+        self.reference = source_statistics_reference(source, device, "SOCKET")
 
     def settings(self) -> dict:
         return {"beta_pl": self.beta_pl, "beta_im": self.beta_im, "beta_bn": self.beta_bn, "beta_ti": self.beta_ti}
@@ -41,7 +41,8 @@ class SocketObjective(Objective):
         terms = {"pl": pseudo_label_cross_entropy(logits, batch.pseudo.labels),
                  "im": information_maximization(logits),
                  "bn": batchnorm_statistics_loss(bn.means, bn.vars, *self.reference,
-                                                 socket_bn_layer_weights(len(bn.means)))}
+                                                 socket_bn_layer_weights(len(bn.means)))
+                 if bn.means else logits.new_zeros(())}
         _, ti_features = model(batch.ti_x)
         terms["ti"] = feature_alignment(ti_features.float(), batch.ti_source_features, reduction="frobenius")
         loss = (self.beta_pl * terms["pl"] + self.beta_im * terms["im"] + self.beta_bn * terms["bn"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from xmt.errors import UserError
 from xmt.losses import mean_entropy
 from xmt.methods.adapt import METHODS, Batch, Objective
 
@@ -32,8 +33,12 @@ class TentObjective(Objective):
     name = "tent"
 
     def trainable(self, model, config):
-        return [(batchnorm_affine_parameters(model.backbone), config.backbone_lr_mult),
-                (batchnorm_affine_parameters(model.bottleneck), 1.0)]
+        groups = [(batchnorm_affine_parameters(model.backbone), config.backbone_lr_mult),
+                  (batchnorm_affine_parameters(model.bottleneck), 1.0)]
+        if not any(params for params, _ in groups):
+            raise UserError(f"TENT trains only the scale and shift of BatchNorm layers, and this source model "
+                            f"({model.backbone_description}) has none: choose another --method")
+        return groups
 
     def loss(self, model, batch: Batch):
         logits, _ = model(batch.x)

@@ -99,7 +99,7 @@ class TgktObjective(Objective):
 
     def setup(self, source, device):
         if self.beta_bn > 0:
-            self.reference = source_statistics_reference(source, device)
+            self.reference = source_statistics_reference(source, device, "TGKT")
 
     def loss(self, model, batch: Batch):
         recorder = record_batchnorm_inputs(model.backbone) if self.beta_bn > 0 else nullcontext()
@@ -120,7 +120,7 @@ class TgktObjective(Objective):
         if self.beta_im > 0:
             terms["im"] = information_maximization(logits)
             loss = loss + self.beta_im * terms["im"]
-        if self.beta_bn > 0:
+        if self.beta_bn > 0 and bn.means:
             terms["bn"] = batchnorm_statistics_loss(bn.means, bn.vars, *self.reference,
                                                     socket_bn_layer_weights(len(bn.means)))
             loss = loss + self.beta_bn * terms["bn"]

@@ -193,6 +193,9 @@ class Bridge(Procedure):
         self.selection = Selection(*SELECTION_KEYS[config.select], "translator")
         self.epoch_translators: list[dict] = []  # with save_epochs: each epoch's weights, on the CPU
         means, variances = running_statistics(source.backbone)
+        if config.alpha_bn > 0 and not means:
+            raise UserError(f"--alpha-bn {config.alpha_bn}: the source model's backbone ({source.backbone_description}) has no "
+                            "BatchNorm2d layers whose statistics the translations could match; leave --alpha-bn at 0")
         self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
         self.bn_weights = socket_bn_layer_weights(len(means)) if means else []
 
