@@ -40,6 +40,9 @@ def open_image(path: str | Path) -> Image.Image:
         return image
     except FileNotFoundError:
         raise UserError("no such image file", path=path)
+    except Image.DecompressionBombError:
+        raise UserError(f"image too large to decode (over {Image.MAX_IMAGE_PIXELS * 2:,} pixels, Pillow's limit "
+                        "against decompression bombs)", path=path) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
         raise UserError(f"cannot read image ({exc})", path=path)
 

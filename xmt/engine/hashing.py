@@ -19,7 +19,7 @@ def sha256_lines(lines: Iterable[str]) -> str:
     """Fingerprint of a list of strings (e.g. the sorted input paths of a data set)."""
     digest = hashlib.sha256()
     for line in lines:
-        digest.update(line.encode("utf-8"))
+        digest.update(line.encode("utf-8", "surrogateescape"))  # any file name, even one not UTF-8
         digest.update(b"\n")
     return digest.hexdigest()
 

@@ -126,6 +126,17 @@ def _relation(output: Path, input_path: Path) -> str | None:
     return None
 
 
+def check_utf8_name(path: str | Path) -> None:
+    """A file name that is not valid UTF-8 is refused before any work: xmt records paths as UTF-8 text
+    (provenance, packs, predictions, logs), so it could neither record nor print it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+        raise UserError("its name is not valid UTF-8 (xmt records file names as UTF-8 text); rename it",
+                        path=shown) from None
+
+
 def check_apart(outputs: Iterable[Output], inputs: Iterable[str | Path | None]) -> None:
     """Refuse an output that is, lies inside or contains an input (with or without --force)."""
     inputs = [Path(p) for p in inputs if p is not None]
@@ -163,9 +174,10 @@ def _check_place(output: Output, force: bool) -> None:
 
 
 def _check_space(folder: Path, output: Path, need: int) -> None:
+    """A nearly full disk is a failure of the run's place, not of its input: exit 1, as a full disk later is."""
     free = shutil.disk_usage(folder).free
     if free < need:
-        raise UserError(f"only {free / 2**20:.1f} MiB free in {folder}; xmt needs at least "
+        raise RunFailure(f"only {free / 2**20:.1f} MiB free in {folder}; xmt needs at least "
                         f"{need / 2**20:.0f} MiB to write here", path=output)
 
 
@@ -198,10 +210,10 @@ class _Lock:
             if same:
                 break
             os.close(fd)
+        self.fd = fd  # held from here, so release() removes it whatever happens next (a full disk)
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
                                  "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode())
-        self.fd = fd
 
     def release(self) -> None:
         if self.fd is not None:
@@ -294,8 +306,8 @@ class ClaimedOutputs:
         for output in self.outputs:
             self._make_parents(output.path.parent)
             lock = _Lock(output, self.command)
-            lock.acquire()
             self._locks.append(lock)
+            lock.acquire()
             _check_space(output.path.parent, output.path, MIN_FREE_BYTES)
         for output in self.outputs:
             _finish_interrupted_commits(output)
@@ -404,6 +416,14 @@ def claim_outputs(outputs: Iterable[Output | None], *, inputs: Iterable[str | Pa
                   force: bool = False, command: str | None = None) -> Iterator[ClaimedOutputs]:
     """Check, lock and (on success) commit a stage's outputs; see the module's docstring."""
     outputs = [o for o in outputs if o is not None]
+    inputs = [p for p in inputs if p is not None]
+    for path in [o.path for o in outputs] + inputs:
+        check_utf8_name(path)
+    for i, output in enumerate(outputs):
+        twin = next((o for o in outputs[:i] if o.path == output.path), None)
+        if twin is not None:
+            raise UserError(f"would be both this stage's {twin.kind.name} and its {output.kind.name}; name the "
+                            "output otherwise", path=output.path)
     check_apart(outputs, inputs)
     if not is_main():
         with _discarded(outputs, force) as claim:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def read_folder(root: Path, modality: str, depth_scale_mm: float | None, problem
         return ImageSet(root, modality, [str(p) for p in files], np.full(len(files), -1, np.int64),
                         None, depth_scale_mm)
     if not class_dirs:
-        raise UserError("holds no images" + (f" (only dangling links, e.g. {dangling[0].name})" if dangling else ""),
+        raise UserError("holds no images" + (f" (only broken links or non-files, e.g. {dangling[0].name})"
+                                             if dangling else ""),
                         path=root)
     paths, labels, classes = [], [], []
     for class_dir in class_dirs:
@@ -45,8 +47,23 @@ def read_folder(root: Path, modality: str, depth_scale_mm: float | None, problem
 
 
 def _report_dangling(entries: list[Path], problems: Problems) -> list[Path]:
-    """Symbolic links whose target is gone are problems (not silently skipped); returns them."""
-    dangling = [p for p in entries if p.is_symlink() and not p.exists()]
-    for link in dangling:
-        problems.add(link, f"dangling symbolic link (its target {os.readlink(link)} does not exist)")
-    return dangling
+    """Symbolic links whose target is gone or that loop, and entries named as images that are not regular files
+    (a FIFO, a device), are problems, not silently skipped; returns them."""
+    bad = []
+    for entry in entries:
+        if entry.is_symlink() and not entry.exists():
+            problems.add(entry, _broken_link(entry))
+            bad.append(entry)
+        elif entry.suffix.lower() in IMAGE_SUFFIXES and entry.exists() and not entry.is_file() and not entry.is_dir():
+            problems.add(entry, "named as an image but not a regular file (a FIFO, socket or device)")
+            bad.append(entry)
+    return bad
+
+
+def _broken_link(link: Path) -> str:
+    try:
+        link.resolve(strict=True)
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError (Python 3.11) or ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            return f"symbolic link loop (its target {os.readlink(link)} leads back to itself)"
+    return f"dangling symbolic link (its target {os.readlink(link)} does not exist)"

@@ -14,6 +14,7 @@ import numpy as np
 from xmt.data.encoding import EncodingRecipe, to_chw
 from xmt.data.modalities import read_stored, stored_to_native
 from xmt.engine.hashing import sha256_lines
+from xmt.engine.outputs import check_utf8_name
 from xmt.errors import UserError
 
 
@@ -30,6 +31,10 @@ class ImageSet:
     kind: str = field(default="files")
     # class name -> its integer label in a list file of integer labels (kept in artifacts' provenance)
     list_labels: dict[str, int] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        for path in [self.source, *self.paths]:  # every name an artifact or message will hold
+            check_utf8_name(path)
 
     def __len__(self) -> int:
         return len(self.paths)
