@@ -47,6 +47,12 @@ def _apply_config(ctx: typer.Context, param: typer.CallbackParam, value: Optiona
     unknown = sorted(k.replace("_", "-") for k in normalised if k not in known)
     if unknown:
         raise UserError(f"unknown option(s) for 'xmt {command}': {', '.join(unknown)}", path=value)
+    params = {p.name: p for p in ctx.command.params}
+    for key, v in normalised.items():  # a bad value is reported here, where the file that gave it can be named
+        try:
+            params[key].process_value(ctx, v)
+        except typer.BadParameter as exc:
+            raise UserError(exc.format_message(), path=value) from None
     ctx.default_map = {**(ctx.default_map or {}), **normalised}
     return value
 

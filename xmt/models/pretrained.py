@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from xmt.engine.checkpoint import first_non_finite
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
 from xmt.models.backbones import BACKBONES, TORCHVISION_WEIGHTS_URL, Pooled
@@ -109,6 +110,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise UserError("not a state dict (a mapping of names to tensors)", path=path)
     if all(k.startswith("module.") for k in state):  # saved from DataParallel / DistributedDataParallel
         state = {k.removeprefix("module."): v for k, v in state.items()}
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise UserError(f"holds non-finite weights: tensor {bad!r} holds inf/nan; refusing to use it", path=path)
     return state
 
 

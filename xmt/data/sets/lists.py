@@ -98,6 +98,10 @@ CLASSES_HINT = "give the class names with --classes FILE (one a line, line i nam
 def _list_classes(list_file: Path, rows: list[ListRow], classes: list[str] | None):
     """(class names, label of each row, integer label of each class or None) of a labelled list."""
     written = [label for _, _, label in rows]
+    negative = next(((number, label) for number, _, label in rows if re.fullmatch(r"-[0-9]+", label)), None)
+    if negative is not None and all(re.fullmatch(r"-?[0-9]+", label) for label in written):
+        raise UserError(f"line {negative[0]}: label {negative[1]} is negative; integer labels index the classes "
+                        "from 0", path=list_file)
     if not all(_is_index(label) for label in written):  # class names
         names = list(classes) if classes is not None else sorted(set(written))
         index = {name: i for i, name in enumerate(names)}

@@ -189,10 +189,15 @@ def _report_listed_twice(rows, list_file: Path, problems: Problems) -> set[str]:
     lines: dict[str, list[int]] = defaultdict(list)
     for number, rgb, target, _ in rows:
         lines[rgb].append(number)
-        lines[target].append(number)
+        if target != rgb:
+            lines[target].append(number)
     twice = {path for path, numbers in lines.items() if len(numbers) > 1}
     for path in sorted(twice):
         problems.add(path, f"listed more than once in {list_file.name} (lines {', '.join(map(str, lines[path]))})")
+    for number, rgb, target, _ in rows:
+        if rgb == target:
+            problems.add(rgb, f"is both the RGB and the target image of line {number} of {list_file.name}")
+            twice.add(rgb)
     return twice
 
 
