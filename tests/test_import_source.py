@@ -326,3 +326,93 @@ def test_imagenet_class_names_are_torchvisions_made_unique():
     changed = [(a, b) for a, b in zip(original, names) if a != b]
     assert changed == [("crane", "crane (2)"), ("maillot", "maillot (2)")]
     assert np.array_equal(np.array(names)[[281, 504]], ["tabby", "coffee mug"])
+
+
+# ---- every stage on imported models (end to end) ----------------------------------------------------------
+
+def export_as_shot(model_path: Path, folder: Path) -> None:
+    """An xmt source model (SHOT's shape) written as SHOT's own three files, with SHOT's key names."""
+    from xmt.engine.checkpoint import read_checkpoint
+
+    tensors, _ = read_checkpoint(model_path)
+    renames = {"bottleneck.0.": "bottleneck.", "bottleneck.1.": "bn.", "head.parametrizations.weight.original0": "fc.weight_g",
+               "head.parametrizations.weight.original1": "fc.weight_v", "head.bias": "fc.bias"}
+    states: dict[str, dict] = {"F": {}, "B": {}, "C": {}}
+    for name, t in tensors.items():
+        if name.startswith("backbone."):
+            states["F"][name.removeprefix("backbone.")] = t
+            continue
+        old = next(o for o in renames if name.startswith(o))
+        states["B" if name.startswith("bottleneck") else "C"][name.replace(old, renames[old], 1)] = t
+    folder.mkdir()
+    for key, state in states.items():
+        torch.save(state, folder / f"source_{key}.pt")
+
+
+@pytest.mark.slow
+def test_a_shot_family_resnet18_adapts_to_depth_with_socket(tiny_synth, tiny_ti, tmp_path, capsys):
+    """train-source's ResNet-18, handed over as SHOT's files, imported, and adapted with SOCKET on the benchmark."""
+    trained = tmp_path / "trained.safetensors"
+    code, _, err = run_cli(["train-source", tiny_synth / "source" / "rgb", "--backbone", "resnet18", "--pretrained",
+                            "none", "--epochs", "3", "--size", "32", "--out", trained, "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    export_as_shot(trained, tmp_path / "shot")
+    classes = tmp_path / "classes.txt"
+    classes.write_text("".join(f"{name}\n" for name in load_model(trained).classes))
+    imported = tmp_path / "imported.safetensors"
+    code, _, err = run_cli(["import-source", tmp_path / "shot", "--classes", classes, "--size", "32", "--resize",
+                            "shorter-side-centre-crop", "--mean", "0.485", "0.456", "0.406", "--out", imported, "-q"],
+                           capsys)
+    assert code == 0, err
+    rgb_test = tiny_synth / "source" / "rgb"
+    accuracies = []
+    for model in (trained, imported):
+        code, stdout, err = run_cli(["evaluate", model, "--data", rgb_test, "--json", "--device", "cpu", "-q"], capsys)
+        assert code == 0, err
+        accuracies.append(json.loads(stdout)["accuracy"])
+    assert accuracies[0] == accuracies[1]  # the same model, read through the same recipe
+
+    adapted = tmp_path / "socket.safetensors"
+    code, _, err = run_cli(["transfer", "--method", "socket", "--source-model", imported, "--target-data",
+                            tiny_synth / "target" / "adapt" / "depth", "--target", "depth", "--ti", tiny_ti,
+                            "--epochs", "2", "--out", adapted, "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["evaluate", adapted, "--data", tiny_synth / "target" / "test" / "depth", "--json",
+                                 "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["method"] == "socket" and json.loads(stdout)["count"] == 40
+
+
+@pytest.mark.slow
+def test_every_stage_runs_on_a_torchvision_model_without_a_bottleneck(tiny_synth, tiny_ti, tmp_path, capsys):
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(0)
+    torch.save(mobilenet_v2(num_classes=10).state_dict(), tmp_path / "mnv2.pth")
+    classes = tmp_path / "classes.txt"
+    classes.write_text("".join(f"{p.name}\n" for p in sorted((tiny_synth / "source" / "rgb").iterdir())))
+    source = tmp_path / "source.safetensors"
+    code, _, err = run_cli(["import-source", tmp_path / "mnv2.pth", "--arch", "torchvision:mobilenet_v2", "--classes",
+                            classes, "--size", "32", "--out", source, "-q"], capsys)
+    assert code == 0, err
+    adapt, test = tiny_synth / "target" / "adapt" / "depth", tiny_synth / "target" / "test" / "depth"
+    common = ["--source-model", source, "--target-data", adapt, "--target", "depth", "--device", "cpu", "-q"]
+    code, _, err = run_cli(["bridge", *common, "--ti", tiny_ti, "--out", tmp_path / "bridge", "--translator", "unet",
+                            "--translator-arg", "base_channels=8", "--epochs", "1", "--batch-size", "16"], capsys)
+    assert code == 0, err
+    models = []
+    for method in ("source-only", "shot", "socket", "tent", "oracle", "tgkt"):
+        out = tmp_path / f"{method}.safetensors"
+        extra = ["--translated", tmp_path / "bridge" / "translated.h5"] if method == "tgkt" else []
+        code, _, err = run_cli(["transfer", *common, "--method", method, "--ti", tiny_ti, *extra, "--epochs", "1",
+                                "--out", out], capsys)
+        assert code == 0, (method, err)
+        models.append(out)
+    code, stdout, err = run_cli(["evaluate", "--compare", *models, "--data", test, "--json", "--device", "cpu", "-q"],
+                                capsys)
+    assert code == 0, err
+    assert [r["method"] for r in json.loads(stdout)["results"]][1:] == ["shot", "socket", "tent", "oracle", "tgkt"]
+    code, stdout, err = run_cli(["predict", models[-1], test, "--device", "cpu", "-q"], capsys)
+    assert code == 0 and len(stdout.strip().splitlines()) == 41, err
+    code, stdout, err = run_cli(["inspect", source], capsys)
+    assert code == 0 and "imported from" in stdout and "mobilenet_v2 (torchvision)" in stdout, stdout

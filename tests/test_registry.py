@@ -12,7 +12,7 @@ from xmt.data.validation import Problems
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.errors import UserError
 from xmt.methods.adapt import SELECTIONS, Objective
-from xmt.models.backbones import BACKBONES
+from xmt.models.backbones import BACKBONES, trainable_backbones
 from xmt.models.translators import TRANSLATORS, Translator
 from xmt.registry import Registry
 from xmt.stages.transfer import METHODS
@@ -64,7 +64,9 @@ def test_an_unknown_name_is_a_user_error_naming_the_kind_and_the_known_names():
 # ---- the five registries -----------------------------------------------------------------------
 
 def test_backbones():
-    assert BACKBONES.names() == ["mobilenet_v2", "resnet18", "resnet50", "smallcnn"]
+    assert BACKBONES.names() == ["mobilenet_v2", "resnet101", "resnet18", "resnet34", "resnet50", "smallcnn", "timm",
+                                 "torchvision"]
+    assert trainable_backbones() == ("mobilenet_v2", "resnet101", "resnet18", "resnet34", "resnet50", "smallcnn")
     module, feature_dim = BACKBONES.create("smallcnn", width=4)
     assert feature_dim == 32 and module(torch.rand(2, 3, 16, 16)).shape == (2, 32)
     assert BACKBONES.get("mobilenet_v2").imagenet_file == "mobilenet_v2-b0353104.pth"

@@ -61,6 +61,11 @@ def summary_lines(info: dict) -> list[str]:
         lines.append(f"modality: {info['modality']}, input size {info.get('input_size')}")
     if info.get("arch"):
         lines.append(f"architecture: {info['arch']}, {info['parameters']:,} parameters in {info['tensors']} tensors")
+    imported = info.get("imported")
+    if imported:
+        check = imported.get("check") or {}
+        lines.append(f"imported from: {imported['architecture']}, logits within {imported['max_logit_difference']:.3g} "
+                     f"of the original's" + (f", accuracy {check['accuracy']:.3f} on {check['data']}" if check else ""))
     if info.get("classes"):
         lines.append(f"classes ({len(info['classes'])}): {', '.join(info['classes'])}")
     if info.get("skipped"):

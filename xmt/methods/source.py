@@ -25,14 +25,14 @@ from xmt.errors import UserError
 from xmt.losses import label_smoothed_cross_entropy
 from xmt.methods.inference import score
 from xmt.models.classifier import Classifier
-from xmt.models.backbones import BACKBONES
+from xmt.models.backbones import trainable_backbones
 from xmt.models.pretrained import load_pretrained
 from xmt.settings import check_declared, setting
 
 
 @dataclass
 class SourceConfig:
-    backbone: str = setting("mobilenet_v2", "The network the classifier is built on.", choices=BACKBONES)
+    backbone: str = setting("mobilenet_v2", "The network the classifier is built on.", choices=trainable_backbones())
     pretrained: str = setting("auto", "auto (ImageNet where the backbone has weights; smallcnn: none), imagenet, "
                               "none, or PATH to a state dict.")
     epochs: int = setting(20, "Passes over the training split.", bounds=COUNT)

@@ -125,6 +125,11 @@ BACKBONES.register("torchvision")(BackboneSpec(_torchvision_classifier, None))
 BACKBONES.register("timm")(BackboneSpec(_timm_model, None))
 
 
+def trainable_backbones() -> tuple[str, ...]:
+    """The backbones `xmt train-source --backbone` builds by name alone (not the importers' generic two)."""
+    return tuple(name for name in BACKBONES.names() if BACKBONES.get(name).feature_dim is not None)
+
+
 def build_backbone(name: str, **args) -> tuple[nn.Module, int]:
     try:
         return BACKBONES.create(name, **args)
