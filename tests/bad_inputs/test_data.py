@@ -8,6 +8,7 @@ fixtures it needs, so that most cases cost milliseconds.
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -314,6 +315,117 @@ def translations_of_another_source(tmp, fx):
                     "--translated", fx["tiny_bridge"] / "translated.h5", "--beta-f", "0")
 
 
+# ---- the hostile-input audit (issue 25) ---------------------------------------------------------
+
+NOT_UTF8 = "its name is not valid UTF-8"
+
+
+def non_utf8_file(tmp, fx):
+    data = rgb_folder(tmp / "d")
+    os.rename(data / "a" / "0.png", os.fsdecode(bytes(data / "a") + b"/\xff0.png"))
+    return pack(data, tmp)
+
+
+def non_utf8_folder(tmp, fx):
+    data = rgb_folder(Path(os.fsdecode(bytes(tmp) + b"/d\xfe")))
+    return train(data, tmp)
+
+
+def non_utf8_out(tmp, fx):
+    model = untrained_model(tmp / "m" / "src.safetensors", ["a", "b"])
+    return ["predict", model, rgb_folder(tmp / "d"), "--out", os.fsdecode(bytes(tmp) + b"/p\xff.csv"), *CPU]
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG file that declares width x height 8-bit grey pixels (Pillow checks the size when it opens it)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+def decompression_bomb(tmp, fx):
+    data = rgb_folder(tmp / "d")
+    (data / "a" / "huge.png").write_bytes(png_header(20000, 20000))
+    return pack(data, tmp)
+
+
+def symlink_loop(tmp, fx):
+    data = rgb_folder(tmp / "d")
+    os.symlink("loop2.png", data / "a" / "loop1.png")
+    os.symlink("loop1.png", data / "a" / "loop2.png")
+    return pack(data, tmp)
+
+
+def fifo_named_png(tmp, fx):
+    data = depth_folder(tmp / "tr", [depth(), depth()])
+    os.mkfifo(data / "9.png")
+    model = untrained_model(tmp / "m" / "src.safetensors", ["a", "b"], modality="depth")
+    return ["predict", model, data, "--out", tmp / "p.csv", *CPU]
+
+
+def negative_list_label(tmp, fx):
+    rgb_folder(tmp / "d")
+    (tmp / "list.txt").write_text("d/a/0.png 0\nd/a/1.png 0\nd/b/0.png 1\nd/b/1.png -1\n")
+    return pack(tmp / "list.txt", tmp)
+
+
+def negative_list_label_with_classes(tmp, fx):
+    (tmp / "classes.txt").write_text("a\nb\n")
+    return negative_list_label(tmp, fx) + ["--classes", tmp / "classes.txt"]
+
+
+def same_file_rgb_and_target(tmp, fx):
+    rgb_folder(tmp / "d")
+    (tmp / "pairs.txt").write_text("d/a/0.png\td/a/0.png\nd/a/1.png\td/b/1.png\n")
+    return ["prepare-ti", "--pairs", tmp / "pairs.txt", "--modality", "nir", "--out", tmp / "ti.h5", "-q"]
+
+
+def folder_as_model(tmp, fx):
+    (tmp / "model.safetensors").mkdir()
+    return ["predict", tmp / "model.safetensors", rgb_folder(tmp / "d"), "--out", tmp / "p.csv", *CPU]
+
+
+def config_bad_value(tmp, fx):
+    (tmp / "run.toml").write_text("epochs = -1\n")
+    return train(rgb_folder(tmp / "d"), tmp) + ["--config", tmp / "run.toml"]
+
+
+def nan_pretrained(tmp, fx):
+    from xmt.models.backbones import BACKBONES
+
+    state = {k: v.clone() for k, v in BACKBONES.create("smallcnn")[0].state_dict().items()}
+    next(v for v in state.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    torch.save(state, tmp / "nan.pt")
+    return train(rgb_folder(tmp / "d"), tmp) + ["--pretrained", tmp / "nan.pt"]
+
+
+def out_is_its_own_log(tmp, fx):
+    return ["train-source", rgb_folder(tmp / "d"), "--out", tmp / "x.jsonl", "--backbone", "smallcnn",
+            "--epochs", "1", "--size", "16", *CPU]
+
+
+AUDIT = [
+    Case("pack non-UTF-8 file name", non_utf8_file, ("\\xff0.png", NOT_UTF8)),
+    Case("train-source non-UTF-8 folder name", non_utf8_folder, ("d\\xfe", NOT_UTF8)),
+    Case("predict --out non-UTF-8 name", non_utf8_out, ("p\\xff.csv", NOT_UTF8)),
+    Case("pack 20000x20000 PNG", decompression_bomb, ("a/huge.png", "image too large to decode")),
+    Case("pack symbolic link loop", symlink_loop, ("a/loop1.png", "symbolic link loop")),
+    Case("predict FIFO named .png", fifo_named_png, ("9.png", "not a regular file")),
+    Case("pack list with a negative label", negative_list_label, ("list.txt", "line 4: label -1 is negative")),
+    Case("pack list with a negative label and --classes", negative_list_label_with_classes,
+         ("list.txt", "line 4: label -1 is negative")),
+    Case("prepare-ti pair of one file", same_file_rgb_and_target,
+         ("d/a/0.png", "is both the RGB and the target image of line 1 of pairs.txt")),
+    Case("predict folder as a model", folder_as_model, ("model.safetensors", "is a folder, not a checkpoint file")),
+    Case("train-source bad value in --config", config_bad_value, ("run.toml", "'--epochs'", "-1")),
+    Case("train-source NaN in --pretrained", nan_pretrained,
+         ("nan.pt", "holds non-finite weights: tensor 'trunk.0.weight'")),
+    Case("train-source --out is its own log", out_is_its_own_log,
+         ("x.jsonl", "would be both this stage's source-model checkpoint and its xmt log")),
+]
+
+
 CASES = [
     Case("train-source one-class folder", one_class_folder, ("one", "needs at least 2 classes; found 1 (only)")),
     Case("train-source one-class list", one_class_list, ("list.txt", "needs at least 2 classes; found 1 (only)")),
@@ -364,7 +476,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if "tiny_bridge" in c.needs else [])
-                                  for c in CASES])  # a case that needs the tiny bridge is end to end
+                                  for c in CASES + AUDIT])  # a case that needs the tiny bridge is end to end
 def test_bad_data_is_refused_in_one_line(case, tmp_path, capsys, request):
     fixtures = {name: request.getfixturevalue(name) for name in case.needs}
     args = case.make(tmp_path, fixtures)
@@ -394,3 +506,12 @@ def test_a_pack_without_the_h5_suffix_is_read_as_a_pack(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(model), "--data", str(renamed), "--json", "-q", "--device", "cpu"]) == 0
     assert '"count": 6' in capsys.readouterr().out
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_listed_path(tmp_path, capsys):
+    rgb_folder(tmp_path / "d")
+    (tmp_path / "list.txt").write_bytes(b"\xef\xbb\xbfd/a/0.png\ta\nd/a/1.png\ta\nd/b/0.png\tb\n")
+    cli(pack(tmp_path / "list.txt", tmp_path))
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        first = f["paths/rgb"][0].decode()
+    assert first == str(tmp_path / "d" / "a" / "0.png")

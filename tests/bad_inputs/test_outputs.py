@@ -276,3 +276,14 @@ def test_disk_full_during_the_write_is_one_line_and_leaves_nothing(work):
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "no space left" in proc.stderr, proc.stderr
     assert proc.stdout.split() == ["ballast"]  # no pack, no temporary, no lock
+
+
+@needs_namespace
+def test_a_disk_too_full_for_the_lock_leaves_no_lock(work):
+    (work / "full").mkdir()
+    script = (f"mount -t tmpfs -o size=1m tmpfs {work}/full && (head -c 2000000 /dev/zero > {work}/full/ballast "
+              "2>/dev/null; true)")
+    proc = _in_namespace(script + " && " + " ".join(f"'{a}'" for a in [PY, "-m", "xmt", *map(str, pack_args(
+        work / "data", work / "full" / "p.h5"))]) + f"; rc=$?; ls -A {work}/full; exit $rc", [], work)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no space left" in proc.stderr and proc.stdout.split() == ["ballast"]  # no lock, no temporary
