@@ -18,7 +18,7 @@ from harness import changes, snapshot
 PY = sys.executable
 WAIT_S = 180  # generous: CI machines under load start torch slowly; the test ends as soon as the run does
 
-pytestmark = pytest.mark.slow  # training runs in subprocesses, stopped by signals and run again
+SLOW = pytest.mark.slow  # training runs in subprocesses, stopped by signals and run again
 
 
 def _default_signals() -> None:
@@ -41,6 +41,7 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
         time.sleep(0.1)
 
 
+@SLOW
 @pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
                                                 (signal.SIGINT, 130, "interrupted")])
 def test_a_signal_mid_training_leaves_nothing_and_the_rerun_completes(pattern_data, tmp_path, signum, code, word):
@@ -71,3 +72,31 @@ def test_a_signal_mid_training_leaves_nothing_and_the_rerun_completes(pattern_da
                            text=True, timeout=WAIT_S, cwd=Path(__file__).resolve().parents[2])
     assert again.returncode == 0, again.stderr
     assert sorted(os.listdir(out_dir)) == ["source.jsonl", "source.safetensors"]
+
+
+EXIT_SIGNAL = """
+import atexit, os, signal, sys, time
+import xmt.cli
+atexit.register(lambda: (os.kill(os.getpid(), signal.SIG), time.sleep(0.3)))  # while the interpreter exits
+sys.argv = ["xmt", *sys.argv[1:]]
+xmt.cli.run()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_after_the_outputs_are_written_changes_nothing(signum, tmp_path):
+    """The command has completed, its outputs are whole: a signal in the second the interpreter takes to exit
+    neither turns exit 0 into 143 or 130 without a word, nor touches the outputs."""
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (tmp_path / "d" / c).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (60 * i, 90, 30)).save(tmp_path / "d" / c / f"{i}.png")
+    script = EXIT_SIGNAL.replace("signal.SIG)", f"signal.{signal.Signals(signum).name})")
+    proc = subprocess.run([PY, "-c", script, "pack", str(tmp_path / "d"), "--modality", "rgb", "--out",
+                           str(tmp_path / "p.h5"), "-q"], capture_output=True, text=True, timeout=WAIT_S,
+                          preexec_fn=_default_signals)
+    assert proc.returncode == 0 and proc.stderr == "", (proc.returncode, proc.stderr)
+    assert proc.stdout.strip().endswith("p.h5") and (tmp_path / "p.h5").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "p.h5"]

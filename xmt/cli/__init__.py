@@ -144,17 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"xmt: terminated; {_what_was_kept()}", markup=False, soft_wrap=True)
         code = 143
     finally:
-        for signum, handler in previous_handlers.items():
-            signal.signal(signum, handler)
+        for signum, handler in previous_handlers.items():  # `xmt` itself, once done, ignores them while it exits
+            signal.signal(signum, signal.SIG_IGN if _exiting else handler)
         _leave_process_group()
     sys.stdout.flush()
     return code
 
 
 _leave_at_once = False  # set when library state (HDF5 after a full disk) must not be torn down at exit
+# set by `xmt` (not by main() called from Python): the command has ended and its outputs are whole or absent, so
+# SIGTERM or Ctrl-C in the second its interpreter takes to exit would only turn its exit code into 143 or 130
+_exiting = False
 
 
 def run() -> None:
+    global _exiting
+    _exiting = True
     code = main()
     if _leave_at_once:
         sys.stdout.flush()
