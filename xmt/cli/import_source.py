@@ -22,7 +22,7 @@ def command(
                                                 "torchvision:resnet50) or timm:NAME (needs pip install 'xmt\\[timm]').")] = None,
     classes: Annotated[Optional[Path], typer.Option(help="Class names, one a line, line i naming output i.")] = None,
     imagenet_classes: Annotated[bool, typer.Option("--imagenet-classes", help="The 1000 ImageNet class names as "
-                                                   "torchvision gives them (a repeated name gets ' (2)').")] = False,
+                                                   "torchvision gives them.")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Checkpoint to write.")] = Path("source.safetensors"),
     size: Annotated[int, typer.Option(parser=O.Bounded(8, 4096, integer=True),
                                       help="Input size in pixels the model reads.")] = 224,

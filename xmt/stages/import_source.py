@@ -60,14 +60,10 @@ class ImportOutputs:
 
 
 def imagenet_class_names() -> list[str]:
-    """torchvision's 1000 ImageNet class names, made unique ('crane' and 'maillot' are each two classes)."""
+    """torchvision's 1000 ImageNet class names (unique: "crane bird" beside "crane")."""
     from torchvision.models import MobileNet_V2_Weights
 
-    names, seen = [], {}
-    for name in MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]:
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return names
+    return list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def _import(source: ImportSource) -> Imported:
