@@ -3,10 +3,11 @@
 Read by reader.py (header, checked rows, a pack as an image set or a torch Dataset), written by
 writer.py (image sets packed row by row) and translated.py (bridge's translations).
 
-Layout (schema 1; documented in docs/formats.md):
+Layout (schema 2; documented in docs/formats.md):
 
-    attrs   xmt_schema=1, kind ("images" | "translated"), modalities (JSON list), size,
-            classes (JSON list or null), provenance (JSON), xmt_version
+    attrs   xmt_schema=2, kind ("images" | "translated"), modalities (JSON list), size,
+            classes (JSON list or null), provenance (JSON), xmt_version,
+            header_sha256 (everything but the numeric datasets' values, which carry per-chunk checksums)
     images/<modality>   (N, C, H, W) uint8 or uint16, one sample per chunk, compressed;
                         attrs: units, bit_depth, stats (JSON: mean, std, valid_fraction)
     labels              (N,) int64, -1 = unlabelled
