@@ -167,10 +167,18 @@ def test_bridge_refuses_save_epochs_with_resume(tiny_source, tiny_ti, tiny_synth
 
 
 @pytest.mark.slow
-def test_bridge_length_in_steps_rounds_up_to_whole_epochs(tiny_source, tiny_ti, tiny_synth, tmp_path, capsys):
-    # 80 TI pairs, 8 held out: 72 train in 5 batches of 16, so 7 steps take 2 epochs (--epochs is overridden)
+def test_bridge_length_is_in_steps_whatever_the_number_of_ti_pairs(tiny_source, tiny_ti, tiny_synth, tmp_path,
+                                                                    capsys):
+    # 80 TI pairs, 8 held out: 72 train, 5 batches of 16 a pass. 7 steps in rounds of 3 are 3 rounds of 3 steps,
+    # each a line of the log, drawing its batches through fresh permutations of the pairs.
     out = tmp_path / "bridge"
-    code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, out, "--steps", 7, "--epochs", 9,
+    code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, out, "--steps", 7, "--eval-every", 3,
                                    "--alpha-d", 0), capsys)
     assert code == 0, err
-    assert [r["epoch"] for r in read_jsonl(out / "bridge.jsonl") if "epoch" in r] == [1, 2]
+    records = [r for r in read_jsonl(out / "bridge.jsonl") if "epoch" in r]
+    assert [(r["epoch"], r["step"]) for r in records] == [(1, 3), (2, 6), (3, 9)]
+    # --epochs instead: passes over the TI pairs, 5 steps each
+    code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, out, "--epochs", 2, "--alpha-d", 0, "--force"),
+                           capsys)
+    assert code == 0, err
+    assert [(r["epoch"], r["step"]) for r in read_jsonl(out / "bridge.jsonl") if "epoch" in r] == [(1, 5), (2, 10)]

@@ -70,9 +70,13 @@ class BridgeConfig:
     translator: str = setting("unet", "light (the paper's: 1x1 lift, BN, conv), unet (pix2pix-style) or vq "
                               "(VQ-GAN-style).", panel=TRAIN)
     translator_args: dict = field(default_factory=dict)  # --translator-arg KEY=VALUE
-    epochs: int = setting(30, "Passes over the TI pairs.", bounds=COUNT, panel=TRAIN)
-    steps: int = setting(0, "Training length in steps instead (0: --epochs); rounded up to whole epochs.",
-                         bounds=NON_NEGATIVE_INT, panel=TRAIN)
+    steps: int = setting(1000, "Optimiser steps of the translator, the same whatever the number of TI pairs "
+                         "(rounded up to a multiple of --eval-every).", bounds=COUNT, panel=TRAIN)
+    eval_every: int = setting(100, "Steps between the label-free checks on held-out TI pairs and TR translations "
+                              "(each is a line of the log, a point --select may choose and a --resume point).",
+                              bounds=COUNT, panel=TRAIN)
+    epochs: int = setting(0, "Passes over the TI pairs instead of --steps (0: --steps decides); each pass is a "
+                          "check and a resume point.", bounds=NON_NEGATIVE_INT, panel=TRAIN)
     batch_size: int = setting(32, "TI pairs (and as many TR images) a step.", bounds=COUNT, panel=TRAIN)
     lr: float = setting(2e-4, "Adam learning rate of the translator.", bounds=POSITIVE, panel=TRAIN)
     augment: bool = setting(False, "Paired augmentation of the TI pairs: the same random flip and shift of both "
@@ -169,6 +173,13 @@ def _split_holdout(count: int, fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(order[n_out:]), np.sort(order[:n_out])
 
 
+def _cycled(count: int, steps: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """`steps` batches of indices into `count` rows, drawn through as many fresh permutations as they need."""
+    order = torch.cat([torch.randperm(count, generator=generator)
+                       for _ in range(math.ceil(steps * batch_size / count))])
+    return list(order[: steps * batch_size].split(batch_size))
+
+
 def psnr(mse: float) -> float:
     """Peak signal-to-noise ratio of images in [0, 1], in dB."""
     return 10 * math.log10(1.0 / max(mse, 1e-12))
@@ -206,9 +217,13 @@ class Bridge(Procedure):
         self.optimizer = torch.optim.Adam(self.translator.parameters(), lr=config.lr, betas=(0.5, 0.999))
         self.d_optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr, betas=(0.5, 0.999))
                             if self.discriminator is not None else None)
-        self.steps_per_epoch = max(1, math.ceil(len(self.train_rows) / config.batch_size))
-        # --steps: a length that does not depend on how many TI pairs there are (whole epochs, rounded up)
-        self.epochs = math.ceil(config.steps / self.steps_per_epoch) if config.steps else config.epochs
+        # a length in steps does not depend on how many TI pairs there are: rounds of --eval-every steps, each
+        # drawing its TI batches from fresh permutations; --epochs instead makes each round one pass over them
+        if config.epochs:
+            self.steps_per_epoch, self.epochs = max(1, math.ceil(len(self.train_rows) / config.batch_size)), config.epochs
+        else:
+            self.steps_per_epoch = min(config.eval_every, config.steps)
+            self.epochs = math.ceil(config.steps / self.steps_per_epoch)
         self.ti_batches: list[torch.Tensor] = []
         self.ti_augmentation: list[tuple[torch.Tensor, ...]] = []
         self.tr_batches: list[torch.Tensor] = []
@@ -225,13 +240,15 @@ class Bridge(Procedure):
 
     def start_epoch(self, epoch: int, loop: Trainer) -> None:
         c, steps, n_tr = self.config, self.steps_per_epoch, len(self.data.tr_target)
-        self.ti_batches = to_device_batches([torch.from_numpy(self.train_rows)[b] for b in
-                                             index_batches(len(self.train_rows), c.batch_size, True, loop.generator)],
-                                            self.device)
+        if c.epochs:  # one pass over the TI pairs
+            ti_batches = [torch.from_numpy(self.train_rows)[b]
+                          for b in index_batches(len(self.train_rows), c.batch_size, True, loop.generator)]
+        else:
+            ti_batches = [torch.from_numpy(self.train_rows)[b] for b in _cycled(len(self.train_rows), steps,
+                                                                               c.batch_size, loop.generator)]
+        self.ti_batches = to_device_batches(ti_batches, self.device)
         # TR batches cycle through a fresh permutation, as many as there are TI batches
-        tr_order = torch.cat([torch.randperm(n_tr, generator=loop.generator)
-                              for _ in range(math.ceil(steps * c.batch_size / n_tr))])
-        self.tr_batches = to_device_batches(list(tr_order[: steps * c.batch_size].split(c.batch_size)), self.device)
+        self.tr_batches = to_device_batches(_cycled(n_tr, steps, c.batch_size, loop.generator), self.device)
         if c.augment:  # drawn after the batches, so that without it the generator's stream is as before
             self.ti_augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.ti_batches],
                                                            self.device)
@@ -244,7 +261,8 @@ class Bridge(Procedure):
         if self.config.save_epochs:
             weights = self.translator.state_dict()
             self.epoch_translators.append({k: v.detach().cpu().clone() for k, v in weights.items()})
-        return {**self.monitor(self.holdout, self.tr_sample), **self.baseline}
+        return {"step": (epoch + 1) * self.steps_per_epoch, **self.monitor(self.holdout, self.tr_sample),
+                **self.baseline}
 
     # ---- encoding -----------------------------------------------------------------------------
     def target_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
