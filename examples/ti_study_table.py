@@ -1,0 +1,133 @@
+"""Markdown tables of the TI-scaling study (make ti-study): what the bridge makes of more TI pairs, and when TGKT
+gains on SOCKET, as mean and standard deviation over the development seeds.
+
+    python ti_study_table.py results/ti-study --tasks "depth-kv1 nir" --seeds "100 101 102" --counts "30 60 120 240" \
+        --bridges "unet unet-guided"
+
+Reads RUNS/<task>/seed<seed>/ti<count>/: scores/teacher-<bridge>.json (the source model on the bridge's TR
+translations), scores/bridge-<bridge>.json (on its test translations), scores/rounds-<bridge>.json (every
+round's translator: label-free figures and test accuracy), metrics/<method>.json (xmt evaluate).
+With --figure PATH it also draws the teacher's accuracy against the TI pairs, one line per bridge (matplotlib).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from results_table import accuracy, cell, interval, read_json
+
+TGKT_OF = {"unet": "tgkt", "unet-guided": "tgkt-guided"}  # the TGKT model that reads each bridge (Makefile)
+TI_CLASSES = 8  # the synth benchmark's TI classes: pairs = count x 8
+
+
+def score(path: Path) -> float | None:
+    record = read_json(path)
+    return None if record is None else 100 * record["accuracy"]
+
+
+def rounds(path: Path) -> list[dict]:
+    record = read_json(path)
+    return [] if record is None else record["epochs"]
+
+
+def last_round(path: Path, key: str) -> float | None:
+    found = rounds(path)
+    return found[-1].get(key) if found else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path)
+    parser.add_argument("--tasks", required=True)
+    parser.add_argument("--seeds", required=True)
+    parser.add_argument("--counts", required=True, help="TI pairs per class")
+    parser.add_argument("--bridges", required=True)
+    parser.add_argument("--command", default="make -C examples ti-study PRESET=cpu64")
+    parser.add_argument("--figure", type=Path, help="also draw the teacher's accuracy against the TI pairs")
+    args = parser.parse_args()
+    tasks, seeds, counts, bridges = (args.tasks.split(), args.seeds.split(), [int(c) for c in args.counts.split()],
+                                     args.bridges.split())
+
+    def at(task: str, seed: str, count: int) -> Path:
+        return args.runs / task / f"seed{seed}" / f"ti{count}"
+
+    print(f"TI-scaling study, made by `{args.command}` (development seeds {', '.join(seeds)}; mean ± sd over seeds, "
+          "TGKT - SOCKET as the mean paired difference with its 95% t-interval). Teacher: the source model on the "
+          "bridge's translations of the TR images (scored with their labels, which no method reads); test: on its "
+          "translations of the held-out test images; PSNR: the held-out TI pairs, last round.\n")
+    for task in tasks:
+        print(f"### {task}\n")
+        print("| bridge | TI pairs | teacher on TR (%) | test translations (%) | held-out TI PSNR (dB) | SOCKET (%) "
+              "| TGKT (%) | TGKT - SOCKET |")
+        print("|---|---|---|---|---|---|---|---|")
+        for bridge in bridges:
+            for count in counts:
+                runs = [at(task, seed, count) for seed in seeds]
+                socket = [accuracy(r / "metrics" / "socket.json") for r in runs]
+                tgkt = [accuracy(r / "metrics" / f"{TGKT_OF.get(bridge, 'tgkt')}.json") for r in runs]
+                gain = [t - s if t is not None and s is not None else None for t, s in zip(tgkt, socket)]
+                print(f"| `{bridge}` | {count * TI_CLASSES} | "
+                      f"{cell([score(r / 'scores' / f'teacher-{bridge}.json') for r in runs])} | "
+                      f"{cell([score(r / 'scores' / f'bridge-{bridge}.json') for r in runs])} | "
+                      f"{cell([last_round(r / 'scores' / f'rounds-{bridge}.json', 'val_psnr') for r in runs])} | "
+                      f"{cell(socket)} | {cell(tgkt)} | {interval(gain)} |")
+        print()
+        print_budget(task, bridges, counts, seeds, at)
+    if args.figure is not None:
+        draw(args.figure, tasks, bridges, counts, seeds, at)
+
+
+def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
+    """The step budget: each round's translator on the test images (%), by steps."""
+    steps = sorted({r["step"] for b in bridges for c in counts for s in seeds
+                    for r in rounds(at(task, s, c) / "scores" / f"rounds-{b}.json") if "step" in r})
+    if not steps:
+        return
+    print(f"Test translations read by the source model (%) after each number of steps ({task}):\n")
+    print("| bridge | TI pairs | " + " | ".join(str(s) for s in steps) + " |")
+    print("|---|---|" + "---|" * len(steps))
+    for bridge in bridges:
+        for count in counts:
+            by_step = [{r["step"]: 100 * r["test_accuracy"] for r in rounds(at(task, s, count) / "scores" /
+                                                                             f"rounds-{bridge}.json")} for s in seeds]
+            print(f"| `{bridge}` | {count * TI_CLASSES} | "
+                  + " | ".join(cell([run.get(step) for run in by_step]) for step in steps) + " |")
+    print()
+
+
+def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
+    import statistics
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for bridge in bridges:
+            xs, ys, sds = [], [], []
+            for count in counts:
+                found = [v for v in (score(at(task, s, count) / "scores" / f"teacher-{bridge}.json") for s in seeds)
+                         if v is not None]
+                if found:
+                    xs.append(count * TI_CLASSES)
+                    ys.append(statistics.mean(found))
+                    sds.append(statistics.stdev(found) if len(found) > 1 else 0.0)
+            if xs:
+                ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=bridge)
+        ax.axhline(10, color="grey", linestyle=":", label="chance (10 classes)")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([c * TI_CLASSES for c in counts], [str(c * TI_CLASSES) for c in counts])
+        ax.set_xlabel("TI pairs")
+        ax.set_ylabel("teacher accuracy on TR (%)")
+        ax.set_title(task)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Teacher accuracy against TI pairs (seeds {', '.join(seeds)})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, metadata={"Software": "xmt"})
+
+
+if __name__ == "__main__":
+    main()
