@@ -9,6 +9,7 @@ from pathlib import Path
 from bad_inputs.harness import assert_refused, run_in_process
 
 import xmt.cli
+from helpers import run_cli
 
 CPU = ["--device", "cpu", "-q"]
 
@@ -51,3 +52,13 @@ def test_a_folder_of_another_size_is_still_resized(source_model, pattern_data, t
     assert outcome.code == 0 and '"count": 45' in outcome.out, outcome.err
     outcome = run_in_process(["predict", source_model, pattern_data["test"], *CPU], capsys, tmp_path)
     assert outcome.code == 0 and len(outcome.out.splitlines()) == 46, outcome.err
+
+
+def test_evaluate_prints_per_class_tables_only_when_asked(source_model, pattern_data, capsys):
+    args = ["evaluate", source_model, "--data", pattern_data["test"], "--device", "cpu"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0 and "mean per-class" in err and "top-1 accuracy" not in err, err  # one line a model
+    code, _, err = run_cli([*args, "--per-class"], capsys)
+    assert code == 0 and "top-1 accuracy" in err and "hstripes" in err, err  # a row for each class
+    code, out, err = run_cli([*args, "-q", "--json"], capsys)
+    assert code == 0 and err == "" and "per_class_accuracy" in out

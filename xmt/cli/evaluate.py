@@ -51,6 +51,8 @@ def command(
     classes: ClassesOption = None,
     compare: Annotated[bool, typer.Option("--compare", help="One comparison table for all models "
                                           "(the default when several are given).")] = False,
+    per_class: Annotated[bool, typer.Option("--per-class", help="Also a table of each model's accuracy class by "
+                                            "class (always in the JSON).")] = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics as JSON here.")] = None,
     batch_size: Annotated[int, typer.Option(parser=O.COUNT)] = 256,
     depth_scale: DepthScaleOption = None,
@@ -61,12 +63,15 @@ def command(
     quiet: QuietOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Score models on labelled data: a table on stderr, JSON on stdout with --json, a file with --out."""
+    """Score models on labelled data: a table on stderr (not with --quiet), JSON on stdout with --json, a file with
+    --out."""
     torch_device = setup(quiet, device)
     result = run_evaluate(models=models, data=data, device=torch_device, out=out, root=root, classes_file=classes,
                           batch_size=batch_size, depth_scale_mm=depth_scale, workers=workers, force=force)
-    if compare or len(result.results) > 1:
-        err_console.print(compare_table(result.results))
-    else:
-        err_console.print(detail_table(result.results[0]))
+    if not quiet:
+        if per_class:
+            for metrics in result.results:
+                err_console.print(detail_table(metrics))
+        if compare or len(result.results) > 1 or not per_class:
+            err_console.print(compare_table(result.results))
     emit(result.payload if json_output else (str(result.metrics) if result.metrics else None), json_output)
