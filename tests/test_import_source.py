@@ -259,6 +259,9 @@ def test_bad_models_and_class_lists_are_refused_with_one_line(tmp_path, capsys):
     _refused(capsys, ["import-source", shot, "--classes", write_classes(tmp_path / "six.txt", 6)], out,
              "six.txt", "names 6 classes", "has 5 outputs")
     _refused(capsys, ["import-source", shot], out, "--classes FILE")
+    _refused(capsys, ["import-source", shot, "--classes", classes, "--std", "0.2", "nan", "0.2"], out, "--std",
+             "three finite values")
+    _refused(capsys, ["import-source", shot, "--classes", classes, "--resize", "stretch"], out, "--resize stretch")
 
     net = resnet18(num_classes=5)
     torch.save(net.state_dict(), tmp_path / "r18.pth")  # a ResNet-18 named as a ResNet-34

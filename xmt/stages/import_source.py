@@ -7,6 +7,7 @@ is scored on a few labelled RGB images the user still has (`--check`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +82,8 @@ def _import(source: ImportSource) -> Imported:
 def import_recipe(size: int, mean: tuple[float, ...], std: tuple[float, ...], resize: str) -> EncodingRecipe:
     if resize not in RESIZE_POLICIES:
         raise UserError(f"--resize {resize}: expected one of {', '.join(RESIZE_POLICIES)}")
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise UserError(f"--mean {list(mean)} --std {list(std)}: expected three values each, std above 0")
+    if len(mean) != 3 or len(std) != 3 or not all(map(math.isfinite, (*mean, *std))) or min(std) <= 0:
+        raise UserError(f"--mean {list(mean)} --std {list(std)}: expected three finite values each, std above 0")
     return EncodingRecipe("rgb", size=size, bit_depth=8, resize=resize, channels="rgb",
                           mean=tuple(map(float, mean)), std=tuple(map(float, std)))
 
