@@ -7,6 +7,8 @@ every epoch, and batches are encoded on the device by the recipe.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,3 +214,26 @@ def apply_augmentation(x: torch.Tensor, flip: torch.Tensor, dy: torch.Tensor | N
     batch = torch.arange(n, device=x.device).view(n, 1, 1)
     out = padded.permute(0, 2, 3, 1)[batch, rows.view(n, h, 1), cols.view(n, 1, w)]  # (n, h, w, c)
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def draw_resized_crops(generator: torch.Generator, n: int, min_area: float) -> torch.Tensor:
+    """(n, 4) random crops as ImageNet training draws them: an area fraction in [min_area, 1] and an aspect ratio
+    in [3/4, 4/3] (log-uniform), placed uniformly; each row is (width, height, centre x, centre y) as fractions
+    of the image in [-1, 1] coordinates (width and height at most 1)."""
+    area = min_area + (1 - min_area) * torch.rand(n, generator=generator)
+    log_ratio = math.log(3 / 4) + (math.log(4 / 3) - math.log(3 / 4)) * torch.rand(n, generator=generator)
+    width = torch.sqrt(area * torch.exp(log_ratio)).clamp(max=1.0)
+    height = torch.sqrt(area / torch.exp(log_ratio)).clamp(max=1.0)
+    cx = (1 - width) * (2 * torch.rand(n, generator=generator) - 1)
+    cy = (1 - height) * (2 * torch.rand(n, generator=generator) - 1)
+    return torch.stack([width, height, cx, cy], dim=1)
+
+
+def apply_resized_crop(x: torch.Tensor, crops: torch.Tensor) -> torch.Tensor:
+    """Each image's crop, resized (bilinear) back to the image's size: a small crop comes out magnified, and so
+    as blurred as a real photograph seen from closer than its resolution allows."""
+    theta = torch.zeros(x.shape[0], 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 1, 1] = crops[:, 0].to(x.dtype), crops[:, 1].to(x.dtype)
+    theta[:, 0, 2], theta[:, 1, 2] = crops[:, 2].to(x.dtype), crops[:, 3].to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

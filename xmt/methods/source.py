@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import torch
 
-from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches, load_native,
-                              to_device_batches)
+from xmt.data.batches import (NativeImages, apply_augmentation, apply_resized_crop, draw_epoch_augmentation,
+                              draw_resized_crops, index_batches, load_native, to_device_batches)
 from xmt.data.encoding import EncodingRecipe
 from xmt.data.sets.image_set import ImageSet
 from xmt.engine.loop import Procedure, Selection, Trainer
@@ -49,6 +49,10 @@ class SourceConfig:
                         bounds=Bounds(8, 4096, integer=True))
     bottleneck_dim: int = 256
     augment: bool = setting(True, "Random flips and shifts.")
+    crop_area: float = setting(1.0, "Random resized crops, as ImageNet training makes them: each training image a "
+                               "crop of this fraction of its area or more (aspect 3/4 to 4/3), resized back to "
+                               "--size, so that the model also learns from magnified, blurred views (1: off).",
+                               bounds=Bounds(0.01, 1.0))
     seed: int = 0
     precision: str = "fp32"
     workers: int = 0
@@ -119,6 +123,7 @@ class SourceTraining(Procedure):
         self.train_labels = torch.from_numpy(labels).to(device)
         self.batches: list[torch.Tensor] = []
         self.augmentation: list[tuple[torch.Tensor, ...]] = []
+        self.crops: list[torch.Tensor] = []
 
     def modules(self):
         return {"model": self.model}
@@ -135,12 +140,17 @@ class SourceTraining(Procedure):
                                          self.device)
         if self.config.augment:
             self.augmentation = draw_epoch_augmentation(loop.generator, [len(b) for b in self.batches], self.device)
+        if self.config.crop_area < 1:  # drawn last: without crops the generator's stream is as it was
+            self.crops = [draw_resized_crops(loop.generator, len(b), self.config.crop_area).to(self.device)
+                          for b in self.batches]
 
     def step(self, epoch: int, i: int, loop: Trainer):
         indices = loop.shard(self.batches[i])
         x = self.native.batch(indices, self.recipe, self.device)
         if self.config.augment:
             x = apply_augmentation(x, *map(loop.shard, self.augmentation[i]))
+        if self.config.crop_area < 1:
+            x = apply_resized_crop(x, loop.shard(self.crops[i]))
         with loop.autocast():
             logits, _ = self.model(x)
         loss = label_smoothed_cross_entropy(logits.float(), self.train_labels[indices], self.config.label_smoothing)
