@@ -380,7 +380,7 @@ def test_tr_labels_are_hidden_from_the_method_data(method, tiny_synth, tiny_sour
     monkeypatch.setattr(stage, "adapt", capture)
     with pytest.raises(Stop):
         stage.run_transfer(method=method, source_model=tiny_source, target_data=tiny_synth / "target" / "adapt" / "depth",
-                           target="depth", out=tmp_path / "t.safetensors", translated=None, ti=None, tgkt_settings={},
+                           target="depth", out=tmp_path / "t.safetensors", translated=None, ti=None,
                            config=AdaptConfig(epochs=1), device=CPU)
     assert len(seen["data"].tr) > 0 and bool((seen["data"].tr.labels == -1).all())  # the images carry no labels
     if method == "oracle":  # the oracle alone gets them, beside the data, and they are the real ones

@@ -5,7 +5,8 @@
 
 adds one typer option per declared setting of BridgeConfig to `command`'s signature (listed under the
 setting's help panel) and calls `command` with their values gathered in `declared` ({name: value}).
-`with_settings(BridgeConfig, shared=TARGET_TRAINING)` also adds options that several commands share
+A setting that several configs declare alike (inherited: a method and its variants) is one option; two
+different settings of one name are refused. `with_settings(BridgeConfig, shared=TARGET_TRAINING)` also adds options that several commands share
 (cli/common.py), gathered in `shared`.
 """
 
@@ -33,7 +34,10 @@ def _option(s: Setting) -> inspect.Parameter:
 
 
 def with_settings(*configs: type, shared: tuple[inspect.Parameter, ...] = ()) -> Callable:
-    settings = [s for cls in configs for s in declared_settings(cls)]
+    settings: list[Setting] = []
+    for s in (s for cls in configs for s in declared_settings(cls)):
+        if s not in settings:  # a setting several configs inherit (a method and its variants) is one option
+            settings.append(s)
     shared_names = [p.name for p in shared]
     names = [s.name for s in settings] + shared_names
     if len(set(names)) != len(names):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable, ClassVar
+from typing import Callable
 
 import torch
 
@@ -31,6 +31,7 @@ from xmt.engine.run_state import RunState
 from xmt.bounds import COUNT, NON_NEGATIVE, POSITIVE, SEED, Bounds, check_settings
 from xmt.losses import information_maximization_terms
 from xmt.methods.inference import predict
+from xmt.methods.objective import METHODS, Batch, Objective  # noqa: F401 (the method API, re-exported)
 from xmt.models.bn_stats import running_statistics
 from xmt.models.classifier import Classifier
 from xmt.pseudo_labels import PseudoLabels, class_histogram, label_change_fraction, shot_pseudo_labels, socket_pseudo_labels
@@ -82,17 +83,6 @@ class AdaptData:
 
 
 @dataclass
-class Batch:
-    x: torch.Tensor  # encoded (and augmented) TR images
-    index: torch.Tensor  # their rows in AdaptData.tr
-    pseudo: PseudoLabels | None = None
-    teacher: torch.Tensor | None = None
-    labels: torch.Tensor | None = None
-    ti_x: torch.Tensor | None = None
-    ti_source_features: torch.Tensor | None = None
-
-
-@dataclass
 class Snapshot:
     """The model's outputs on every TR image at the start of an epoch (eval mode, no augmentation)."""
 
@@ -103,45 +93,6 @@ class Snapshot:
         terms = information_maximization_terms(torch.log(self.probs.clamp_min(1e-12)))
         return {"snapshot_im": terms.loss.item(), "snapshot_mean_entropy": terms.mean_entropy.item(),
                 "snapshot_marginal_entropy": terms.marginal_entropy.item()}
-
-
-class Objective:
-    """A transfer method: what it needs and its loss on a batch."""
-
-    name: ClassVar[str]
-    pseudo_labels: ClassVar[str | None] = None  # "shot" | "socket" | None
-    uses_ti: ClassVar[bool] = False
-    uses_translations: ClassVar[bool] = False
-    uses_labels: ClassVar[bool] = False
-
-    def trainable(self, model: Classifier, config: "AdaptConfig") -> list[tuple[list[torch.nn.Parameter], float]]:
-        """The parameters that train, as (parameters, lr multiplier) groups; all others stay frozen. SHOT's
-        recipe: backbone at `backbone_lr_mult`, bottleneck at 1, the head frozen."""
-        return [(list(model.backbone.parameters()), config.backbone_lr_mult),
-                (list(model.bottleneck.parameters()), 1.0)]
-
-    def setup(self, source: Classifier, device: torch.device) -> None:
-        """Called once before training, with the frozen source model."""
-
-    def epoch_teacher(self, teacher: torch.Tensor, pseudo: PseudoLabels | None) -> torch.Tensor:
-        """The (N_tr, K) teacher probabilities this epoch's batches draw from (TGKT may vote by cluster)."""
-        return teacher
-
-    def loss(self, model: Classifier, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        raise NotImplementedError
-
-    def settings(self) -> dict:
-        return asdict(self) if hasattr(self, "__dataclass_fields__") else {}
-
-
-# --method: each Objective registers itself in its own module of xmt/methods/ (see tent.py).
-METHODS: Registry[Callable[..., Objective | None]] = Registry("transfer method")
-
-
-@METHODS.register("source-only")
-def source_only() -> None:
-    """No objective: the source model's weights, reading the target modality through its recipe; nothing trains."""
-    return None
 
 
 @dataclass

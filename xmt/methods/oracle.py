@@ -16,6 +16,7 @@ from xmt.methods.adapt import METHODS, Batch, Objective
 @dataclass
 class OracleObjective(Objective):
     name = "oracle"
+    summary = "trains on TARGET labels: an upper bound, not a method"
     uses_labels = True
     label_smoothing: float = 0.1
 

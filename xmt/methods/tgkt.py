@@ -34,13 +34,16 @@ IGNORE = -1
 KL_WEIGHTINGS = ("none", "confidence")
 KL_TARGETS = ("sample", "cluster")
 CLUSTERINGS = ("shot", "socket")
-TGKT = "TGKT (--method tgkt only; 0 switches a term off)"
+TGKT = "TGKT and its variants (0 switches a term off)"
 
 
 @METHODS.register("tgkt")
 @dataclass
 class TgktObjective(Objective):
     name = "tgkt"
+    summary = "the paper's"
+    translations_off = "--beta-kl 0"
+    guardable = True
     beta_kl: float = setting(1.0, "Weight of L_KL, distilling the source model's predictions on the translations.",
                              bounds=NON_NEGATIVE, panel=TGKT)
     temperature: float = setting(1.0, "Distillation temperature.", bounds=POSITIVE, panel=TGKT)
@@ -101,6 +104,12 @@ class TgktObjective(Objective):
         if self.beta_bn > 0:
             self.reference = source_statistics_reference(source, device, "TGKT")
 
+    def distillation(self, teacher: torch.Tensor, logits: torch.Tensor,
+                     weights: torch.Tensor | None) -> torch.Tensor:
+        """L_KL of a batch: the teacher's probabilities distilled into the student's logits (a variant may
+        distil another part of them)."""
+        return kl_distillation(teacher, logits, self.temperature, weights)
+
     def loss(self, model, batch: Batch):
         recorder = record_batchnorm_inputs(model.backbone) if self.beta_bn > 0 else nullcontext()
         with recorder as bn:
@@ -110,7 +119,7 @@ class TgktObjective(Objective):
         loss = logits.new_zeros(())
         if self.beta_kl > 0:
             weights = teacher_confidence(batch.teacher) if self.kl_weighting == "confidence" else None
-            terms["kl"] = kl_distillation(batch.teacher, logits, self.temperature, weights)
+            terms["kl"] = self.distillation(batch.teacher, logits, weights)
             loss = loss + self.beta_kl * terms["kl"]
         if self.beta_self > 0:
             keep = batch.pseudo.confidence >= self.confidence

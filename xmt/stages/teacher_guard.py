@@ -22,7 +22,7 @@ from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
 from xmt.methods.inference import predict
 from xmt.methods.teacher import GuardDecision, guard_weight
-from xmt.methods.tgkt import TgktObjective
+from xmt.methods.objective import Objective, applies_only_to, methods_declaring
 from xmt.artifacts import LoadedModel, load_model
 from xmt.stages.translations import check_translations
 
@@ -65,17 +65,24 @@ def guard_predictions(paths: list[Path], source: LoadedModel, tr_set: ImageSet, 
     return labels
 
 
-def guard_teacher(paths: list[Path], objective: TgktObjective, teacher: torch.Tensor, source: LoadedModel,
+def check_guardable(objective: Objective | None) -> None:
+    """--guard-with scales a teacher's distillation: refused for a method without one, or with it switched off."""
+    if objective is None or not objective.guardable:
+        raise UserError(applies_only_to("--guard-with", methods_declaring("guardable")))
+    if not objective.uses_translations:
+        raise UserError(f"--guard-with guards {objective.name}'s distillation of the teacher, which "
+                        f"{objective.translations_off} switches off")
+
+
+def guard_teacher(paths: list[Path], objective: Objective, teacher: torch.Tensor, source: LoadedModel,
                   tr_set: ImageSet, native: NativeImages, recipe: EncodingRecipe, device: torch.device,
-                  workers: int = 0) -> tuple[TgktObjective, GuardDecision, list[dict]]:
-    """TGKT with L_KL scaled by the guard's weight, the decision, and the guard inputs' provenance."""
+                  workers: int = 0) -> tuple[Objective, GuardDecision, list[dict]]:
+    """The objective with its distillation of the teacher scaled by the guard's weight, the decision, and the
+    guard inputs' provenance."""
     if len(paths) < 2:
         raise UserError(f"--guard-with needs at least two other predictors (got {len(paths)}): with the teacher, "
                         "three are the fewest whose agreements separate each one's accuracy")
-    if not isinstance(objective, TgktObjective):
-        raise UserError("--guard-with guards TGKT's L_KL: it applies to --method tgkt only")
-    if not objective.uses_translations:
-        raise UserError("--guard-with guards L_KL, which --beta-kl 0 switches off")
+    check_guardable(objective)
     others = guard_predictions(paths, source, tr_set, native, recipe, device, workers)
     decision = guard_weight(teacher.argmax(1).numpy(), others, len(source.classes), objective.guard_margin)
     info(f"teacher guard: estimated accuracy of the teacher {decision.teacher_accuracy:.1%}, of the others "

@@ -16,16 +16,15 @@ from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
-from xmt.methods.adapt import METHODS, AdaptConfig, AdaptData, Objective, adapt
+from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
 from xmt.methods.inference import predict
+from xmt.methods.objective import METHODS, create_objective  # noqa: F401 (METHODS: what --method names)
 from xmt.artifacts import LoadedModel, load_model, save_model
-from xmt.registry import import_submodules
-from xmt.stages.teacher_guard import guard_teacher
+from xmt.stages.teacher_guard import check_guardable, guard_teacher
 from xmt.stages.translations import check_translations
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)
 
-import_submodules("xmt.methods")  # every objective in xmt/methods/ registers itself in METHODS
 STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
 
 
@@ -35,13 +34,6 @@ class TransferOutputs:
     log: Path | None
     method: str
     selected_epoch: int | None
-
-
-def build_objective(method: str, tgkt_settings: dict) -> Objective | None:
-    """The method's objective, None for source-only; only TGKT takes settings from the command line."""
-    if method not in METHODS:  # named as the option, which is what the user typed
-        raise UserError(f"--method {method}: expected one of {', '.join(METHODS)}")
-    return METHODS.create(method, **(tgkt_settings if method == "tgkt" else {}))
 
 
 def fit_target_recipe(recipe: EncodingRecipe, images: NativeImages, seed: int) -> EncodingRecipe:
@@ -63,14 +55,16 @@ def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: Encodi
 
 
 def run_transfer(*, method: str, source_model: Path, target_data: Path, target: str, out: Path,
-                 translated: Path | None, ti: Path | None, tgkt_settings: dict, config: AdaptConfig,
+                 translated: Path | None, ti: Path | None, config: AdaptConfig, method_settings: dict | None = None,
                  guard_with: list[Path] = (),
                  device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
                  cli_options: dict | None = None, root: Path | None = None, resume: bool = False,
                  stream: bool = False) -> TransferOutputs:
     check_target_modality(target)
-    objective = build_objective(method, tgkt_settings)
+    objective = create_objective(method, method_settings or {})
+    if guard_with:
+        check_guardable(objective)
     if resume and objective is None:
         raise UserError("--resume: source-only trains nothing, so there is nothing to resume")
     config.check()
@@ -88,7 +82,8 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
         check_ti_classes(ti, source.classes)
         tr_set = open_target_images(target_data, target, source.recipe.size, depth_scale_mm, root)
         recipe = target_recipe(target, tr_set, source.recipe.size, depth_range_m, channels)
-        labels = torch.from_numpy(tr_set.labels_for(source.classes)) if method == "oracle" else None
+        uses_labels = objective is not None and objective.uses_labels
+        labels = torch.from_numpy(tr_set.labels_for(source.classes)) if uses_labels else None
         native = open_native(tr_set, recipe, workers, stream)
         native.labels = torch.full_like(native.labels, -1)  # no method reads TR labels from the data
         recipe = fit_target_recipe(recipe, native, config.seed)
@@ -97,8 +92,9 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
         data = AdaptData(tr=native, recipe=recipe)
         if objective is not None and objective.uses_translations:
             if translated is None:
-                raise UserError("tgkt distils the source model's predictions on bridge's translations: pass "
-                                "--translated translated.h5 (from xmt bridge), or --beta-kl 0")
+                off = f", or {objective.translations_off}" if objective.translations_off else ""
+                raise UserError(f"{objective.name} distils the source model's predictions on bridge's translations: "
+                                f"pass --translated translated.h5 (from xmt bridge){off}")
             data.teacher_probs = check_translations(translated, source, tr_set)
             provenance["inputs"]["translated"] = {"path": str(translated), "sha256": sha256_file(translated)}
         guard = None
@@ -119,7 +115,7 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
             write_jsonl(claim.temporary(log_path), log)
         save_model(claim.temporary(out), model, kind="target-model", classes=source.classes, recipe=recipe,
                    config={**settings, "cli": cli_options or {}}, provenance=provenance,
-                   extra={"method": method, "oracle": method == "oracle", "selected_epoch": selected})
+                   extra={"method": method, "oracle": uses_labels, "selected_epoch": selected})
     if state is not None:
         state.remove()  # the outputs exist: nothing is left to resume
     return TransferOutputs(out, log_path if objective is not None else None, method, selected)
