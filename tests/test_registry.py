@@ -1,4 +1,4 @@
-"""The one registry type, and the five registries built with it: each lists its names and builds what it names."""
+"""The one registry type, and the registries built with it: each lists its names and builds what it names."""
 
 import json
 import subprocess
@@ -14,8 +14,10 @@ from xmt.data.validation import Problems
 from xmt.engine.loop import Procedure, Selection, Trainer
 from xmt.errors import UserError
 from xmt.methods.adapt import METHODS, SELECTIONS, Objective
+from xmt.methods.tgmb import BRIDGE_SELECTIONS
 from xmt.models.backbones import BACKBONES, trainable_backbones
 from xmt.models.translators import TRANSLATORS, Translator
+from xmt.pseudo_labels import PSEUDO_LABELS
 from xmt.registry import Registry
 
 
@@ -74,7 +76,7 @@ def test_backbones():
 
 
 def test_translators():
-    assert TRANSLATORS.names() == ["light", "unet", "vq"]
+    assert {"light", "unet", "vq"} <= set(TRANSLATORS.names())  # a new translator is a module of models/translators/
     for name, cls in TRANSLATORS.items():
         assert issubclass(cls, Translator) and cls.name == name  # checkpoints rebuild a translator by its name
     translator = TRANSLATORS.create("light", hidden=4)
@@ -91,11 +93,27 @@ def test_transfer_methods():
     assert METHODS.create("tgkt", beta_kl=0.0).settings()["beta_kl"] == 0.0
 
 
-def test_every_method_is_registered_once_xmt_methods_is_imported():
+def test_every_method_and_translator_is_registered_once_its_package_is_imported():
     """Not only those a stage happened to import: a fresh interpreter importing the registry alone sees them all."""
     names = subprocess.run([sys.executable, "-c", "from xmt.methods.objective import METHODS; print(*METHODS)"],
                            capture_output=True, text=True, check=True).stdout.split()
     assert names == METHODS.names() and "tgkt" in names
+    names = subprocess.run([sys.executable, "-c", "from xmt.models.translators.base import TRANSLATORS; "
+                            "print(*TRANSLATORS)"], capture_output=True, text=True, check=True).stdout.split()
+    assert names == TRANSLATORS.names() and "vq" in names
+
+
+def test_pseudo_label_kinds_and_bridge_selections():
+    assert {"shot", "socket"} <= set(PSEUDO_LABELS)
+    for name in set(METHODS) - {"source-only"}:  # every kind a method names is registered
+        kind = METHODS.create(name).pseudo_labels
+        assert kind is None or kind in PSEUDO_LABELS
+    with pytest.raises(UserError, match="unknown pseudo-label kind 'kmeans'; known: shot, socket"):
+        PSEUDO_LABELS.get("kmeans")
+    assert BRIDGE_SELECTIONS.create("last") == Selection(None, "min", "translator")
+    assert BRIDGE_SELECTIONS.create("val-rec") == Selection("val_rec", "min", "translator")
+    assert BRIDGE_SELECTIONS.create("tr-diversity") == Selection("tr_marginal_entropy", "max", "translator")
+    assert {"last", "val-rec", "val-kl", "val-perc", "val-agreement", "tr-diversity"} <= set(BRIDGE_SELECTIONS)
 
 
 def test_data_set_adapters(tmp_path):

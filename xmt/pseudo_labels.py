@@ -24,11 +24,13 @@ and the labels do not depend on the device.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from xmt.registry import Registry
 
 Distance = Literal["cosine", "euclidean"]
 
@@ -78,6 +80,12 @@ def _assign(
     return distances.argmin(dim=1)
 
 
+# The kinds of pseudo-labels a transfer method may name (`Objective.pseudo_labels`), each a function of the
+# features (N, D) and probabilities (N, K) of every TR image: a new kind is a function registered here.
+PSEUDO_LABELS: Registry[Callable[[Tensor, Tensor], "PseudoLabels"]] = Registry("pseudo-label kind")
+
+
+@PSEUDO_LABELS.register("shot")
 def shot_pseudo_labels(
     features: Tensor,
     probs: Tensor,
@@ -117,6 +125,7 @@ def shot_pseudo_labels(
     return PseudoLabels(labels=labels.to(features.device), confidence=confidence)
 
 
+@PSEUDO_LABELS.register("socket")
 def socket_pseudo_labels(features: Tensor, probs: Tensor, threshold: int | None = None) -> PseudoLabels:
     """SOCKET's pseudo-labels: the soft round only, Euclidean distance, no class filtered by default."""
     return shot_pseudo_labels(features, probs, rounds=1, distance="euclidean", threshold=threshold)

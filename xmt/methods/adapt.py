@@ -34,7 +34,7 @@ from xmt.methods.inference import predict
 from xmt.methods.objective import METHODS, Batch, Objective  # noqa: F401 (the method API, re-exported)
 from xmt.models.bn_stats import running_statistics
 from xmt.models.classifier import Classifier
-from xmt.pseudo_labels import PseudoLabels, class_histogram, label_change_fraction, shot_pseudo_labels, socket_pseudo_labels
+from xmt.pseudo_labels import PSEUDO_LABELS, PseudoLabels, class_histogram, label_change_fraction
 from xmt.registry import Registry
 from xmt.settings import check_declared, setting
 
@@ -105,11 +105,8 @@ class AdaptResult:
 
 
 def make_pseudo_labels(kind: str, snapshot: Snapshot) -> PseudoLabels:
-    if kind == "shot":
-        return shot_pseudo_labels(snapshot.features, snapshot.probs)
-    if kind == "socket":
-        return socket_pseudo_labels(snapshot.features, snapshot.probs)
-    raise ValueError(f"unknown pseudo-label kind {kind!r}")
+    """The pseudo-labels of `kind` (a name in PSEUDO_LABELS) from an epoch's snapshot."""
+    return PSEUDO_LABELS.get(kind)(snapshot.features, snapshot.probs)
 
 
 def frozen_copy(model: Classifier) -> Classifier:

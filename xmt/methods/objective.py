@@ -41,7 +41,7 @@ class Objective:
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""  # what it is, in a few words, for `--method`'s help
-    pseudo_labels: ClassVar[str | None] = None  # "shot" | "socket": refreshed each epoch
+    pseudo_labels: ClassVar[str | None] = None  # a kind in xmt.pseudo_labels.PSEUDO_LABELS, refreshed each epoch
     uses_ti: ClassVar[bool] = False  # TI pairs: batch.ti_x and batch.ti_source_features (--ti)
     uses_translations: ClassVar[bool] = False  # the source model on bridge's translations: batch.teacher
     uses_labels: ClassVar[bool] = False  # TR labels: batch.labels (the oracle's, never a method's)

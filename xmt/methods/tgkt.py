@@ -28,12 +28,12 @@ from xmt.errors import UserError
 from xmt.methods.adapt import METHODS, Batch, Objective, source_statistics_reference
 from xmt.methods.teacher import cluster_votes
 from xmt.models.bn_stats import record_batchnorm_inputs
+from xmt.pseudo_labels import PSEUDO_LABELS
 from xmt.settings import check_declared, declared_values, setting
 
 IGNORE = -1
 KL_WEIGHTINGS = ("none", "confidence")
 KL_TARGETS = ("sample", "cluster")
-CLUSTERINGS = ("shot", "socket")
 TGKT = "TGKT and its variants (0 switches a term off)"
 
 
@@ -62,7 +62,7 @@ class TgktObjective(Objective):
     beta_self: float = setting(0.3, "Weight of L_self, clustering pseudo-labels.", bounds=NON_NEGATIVE, panel=TGKT)
     clustering: str = setting("shot", "The pseudo-labels of L_self (and the clusters of --kl-target cluster): shot "
                               "(two rounds, cosine distance) or socket (one soft round, Euclidean distance).",
-                              choices=CLUSTERINGS, panel=TGKT)
+                              choices=PSEUDO_LABELS, panel=TGKT)
     confidence: float = setting(0.0, "Drop pseudo-labels whose probability is below this.", bounds=UNIT_INTERVAL,
                                 panel=TGKT)
     beta_im: float = setting(1.0, "Weight of SHOT's information maximisation.", bounds=NON_NEGATIVE, panel=TGKT)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -46,20 +47,45 @@ from xmt.losses import (
 from xmt.models.bn_stats import record_batchnorm_inputs, record_feature_maps, running_statistics
 from xmt.models.classifier import Classifier
 from xmt.models.discriminator import NORMS, build_discriminator, min_input_size
-from xmt.models.translators import TRANSLATORS, Translator, build_translator
+from xmt.models.translators import TRANSLATORS, Translator, build_translator, translators_help
 from xmt.bounds import COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, SEED, Bounds, check_settings
 from xmt.errors import UserError
+from xmt.registry import Registry
 from xmt.settings import check_declared, setting
 
 _EVAL_BATCH = 256
 _TR_MONITOR = 512  # TR images whose translations are scored each epoch
 PERCEPTUAL_LAYERS = 4  # feature maps of L_perc, spread over the source backbone's depth
-# --select: the epoch record each criterion ranks by, and whether lower or higher is better (None: the last epoch).
-# val-*: the held-out TI pairs; tr-diversity: the entropy of the source model's mean prediction on translated TR
-# images (a translator whose translations it reads as one or two classes scores low). No label is read.
-SELECTION_KEYS = {"last": (None, "min"), "val-rec": ("val_rec", "min"), "val-kl": ("val_kl", "min"),
-                  "val-perc": ("val_perc", "min"), "val-agreement": ("val_source_agreement", "max"),
-                  "tr-diversity": ("tr_marginal_entropy", "max")}
+# --select: which epoch's translator the bridge keeps, as the Selection the Trainer applies (as transfer's
+# SELECTIONS). No criterion reads a label.
+BRIDGE_SELECTIONS: Registry[Callable[[], Selection]] = Registry("bridge selection criterion")
+
+
+def _ranking(name: str, key: str | None, mode: str, summary: str) -> None:
+    """Register `--select name`: the translator of the epoch whose record has the lowest (mode "min") or highest
+    ("max") `key`; the last epoch's where `key` is None."""
+
+    def select() -> Selection:
+        return Selection(key, mode, "translator")
+
+    select.summary = summary
+    BRIDGE_SELECTIONS.register(name)(select)
+
+
+_ranking("last", None, "min", "the last")
+_ranking("val-rec", "val_rec", "min", "the lowest L_rec on the held-out TI pairs")
+_ranking("val-kl", "val_kl", "min", "the lowest KL of the source model's predictions on held-out TI translations "
+         "against those on their RGB")
+_ranking("val-perc", "val_perc", "min", "the lowest perceptual distance of held-out TI translations to their RGB")
+_ranking("val-agreement", "val_source_agreement", "max", "the source model most often giving a held-out TI "
+         "translation the class it gives its RGB")
+# a translator whose TR translations the source model reads as one or two classes scores low
+_ranking("tr-diversity", "tr_marginal_entropy", "max", "the highest entropy of the source model's mean prediction "
+         "on TR translations")
+
+
+def _selections_help() -> str:
+    return "; ".join(f"{name} ({select.summary})" for name, select in BRIDGE_SELECTIONS.items())
 
 
 TRAIN, LOSSES, DISCRIMINATOR = "Training", "Losses (0 switches a term off)", "Discriminator"
@@ -67,8 +93,7 @@ TRAIN, LOSSES, DISCRIMINATOR = "Training", "Losses (0 switches a term off)", "Di
 
 @dataclass
 class BridgeConfig:
-    translator: str = setting("unet", "light (the paper's: 1x1 lift, BN, conv), unet (pix2pix-style) or vq "
-                              "(VQ-GAN-style).", panel=TRAIN)
+    translator: str = setting("unet", f"The translator: {translators_help()}.", choices=TRANSLATORS, panel=TRAIN)
     translator_args: dict = field(default_factory=dict)  # --translator-arg KEY=VALUE
     steps: int = setting(1000, "Optimiser steps of the translator, the same whatever the number of TI pairs "
                          "(rounded up to a multiple of --eval-every).", bounds=COUNT, panel=TRAIN)
@@ -81,12 +106,8 @@ class BridgeConfig:
     lr: float = setting(2e-4, "Adam learning rate of the translator.", bounds=POSITIVE, panel=TRAIN)
     augment: bool = setting(False, "Paired augmentation of the TI pairs: the same random flip and shift of both "
                             "images of a pair.", panel=TRAIN)
-    select: str = setting("last", "Which epoch's translator to keep: last, or the best by a label-free criterion. "
-                          "On the held-out TI pairs: val-rec (lowest L_rec), val-kl (lowest KL of the source "
-                          "model's predictions on the translations against those on their RGB), val-perc "
-                          "(lowest perceptual distance), val-agreement (most often the same class as on their "
-                          "RGB). On the TR images: tr-diversity (highest entropy of the source model's mean "
-                          "prediction on their translations).", choices=tuple(SELECTION_KEYS), panel=TRAIN)
+    select: str = setting("last", f"Which epoch's translator to keep, by a label-free criterion: {_selections_help()}.",
+                          choices=BRIDGE_SELECTIONS, panel=TRAIN)
     holdout_fraction: float = setting(0.1, "TI pairs held out to monitor L_rec, PSNR and the preview.",
                                       bounds=Bounds(0.0, 0.5), panel=TRAIN)
     alpha_rec: float = setting(1.0, "Weight of L_rec, MSE to the paired TI RGB (paper Eq. 1).", bounds=NON_NEGATIVE,
@@ -201,7 +222,7 @@ class Bridge(Procedure):
         self.discriminator = (build_discriminator(n_layers=config.d_layers, norm=config.d_norm,
                                                   spectral_norm=config.d_spectral_norm).to(device)
                               if config.alpha_d > 0 else None)
-        self.selection = Selection(*SELECTION_KEYS[config.select], "translator")
+        self.selection = BRIDGE_SELECTIONS.create(config.select)
         self.epoch_translators: list[dict] = []  # with save_epochs: each epoch's weights, on the CPU
         means, variances = running_statistics(source.backbone)
         if config.alpha_bn > 0 and not means:
@@ -291,8 +312,8 @@ class Bridge(Procedure):
             terms["rec"] = reconstruction_mse(fake_ti.detach(), real_ti)
             aux = self.translator.aux_loss()
             loss = loss + aux
-            if self.translator.name == "vq":
-                terms["vq"] = aux.detach()
+            if self.translator.aux_loss_name is not None:
+                terms[self.translator.aux_loss_name] = aux.detach()
             need_tr = c.alpha_d > 0 or c.alpha_im > 0 or c.alpha_bn > 0
             if need_tr:
                 fake_tr = self.normalise(self.translator(self.target_unit(self.data.tr_target, tr_idx)).float())

@@ -1,162 +1,13 @@
-"""Translators: a target-modality image (one channel by default) in, a source-like RGB image in [0, 1] out.
-
-Every translator is rebuilt from JSON metadata with ``build_translator(t.name, **t.config())``;
-its weights then load strictly from the state_dict.
-"""
+"""A small VQGAN-style translator (`--translator vq`): encoder, codebook, decoder."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from xmt.registry import Registry
-
-
-def init_pix2pix_weights(module: nn.Module) -> None:
-    """pix2pix initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), biases 0."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(layer.weight, 0.0, 0.02)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        elif isinstance(layer, nn.BatchNorm2d):
-            nn.init.normal_(layer.weight, 1.0, 0.02)
-            nn.init.zeros_(layer.bias)
-
-
-class Translator(nn.Module):
-    """Base class: maps (N, in_channels, H, W) value-scaled target images to (N, 3, H, W) RGB in [0, 1]."""
-
-    name: ClassVar[str]
-    # H and W must be multiples of this (the total downsampling factor).
-    size_multiple: int = 1
-    # Constructor arguments, recorded by each subclass for config().
-    _config: dict[str, Any]
-
-    def aux_loss(self) -> Tensor:
-        """Extra training loss from the last forward; zero for translators without one."""
-        return next(self.parameters()).new_zeros(())
-
-    def stats(self) -> dict[str, float]:
-        """Figures worth logging after a forward; none by default."""
-        return {}
-
-    def config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments that rebuild this translator."""
-        return dict(self._config)
-
-    def _check_input(self, x: Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError(f"{self.name} translator expects (N, C, H, W) input, got shape {tuple(x.shape)}")
-        height, width = x.shape[-2:]
-        if height % self.size_multiple or width % self.size_multiple:
-            raise ValueError(
-                f"{self.name} translator needs H and W divisible by {self.size_multiple}, got {height}x{width}"
-            )
-
-
-# Each translator registers under its `name`, which its checkpoints record to rebuild it.
-TRANSLATORS: Registry[type[Translator]] = Registry("translator")
-
-
-@TRANSLATORS.register("light")
-class LightTranslator(Translator):
-    """The paper's translator, "an FC layer, a BN layer and a Conv layer".
-
-    Read as a per-pixel 1x1 conv lift to ``hidden`` channels, BatchNorm, ReLU, then a 3x3 conv to RGB.
-    """
-
-    name = "light"
-
-    def __init__(self, in_channels: int = 1, hidden: int = 16):
-        super().__init__()
-        self._config = {"in_channels": in_channels, "hidden": hidden}
-        self.net = nn.Sequential(
-            nn.Conv2d(in_channels, hidden, kernel_size=1, bias=False),  # BN's shift makes a bias redundant
-            nn.BatchNorm2d(hidden),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, 3, kernel_size=3, padding=1),
-            nn.Sigmoid(),
-        )
-        init_pix2pix_weights(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        return self.net(x)
-
-
-def _conv_norm_act(
-    in_channels: int, out_channels: int, norm: Callable[[int], nn.Module], activation: nn.Module, stride: int = 1
-) -> nn.Sequential:
-    """3x3 conv (or 4x4 stride-2 conv when downsampling, as pix2pix), norm, activation."""
-    kernel_size = 4 if stride == 2 else 3
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=1, bias=False),
-        norm(out_channels),
-        activation,
-    )
-
-
-class _UNetUp(nn.Module):
-    """Upsample x2 and conv to halve the width, concatenate the skip, conv again."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        # Bilinear upsampling + conv instead of a transposed conv avoids checkerboard artefacts.
-        self.up = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-            _conv_norm_act(in_channels, out_channels, nn.BatchNorm2d, nn.ReLU(inplace=True)),
-        )
-        self.fuse = _conv_norm_act(2 * out_channels, out_channels, nn.BatchNorm2d, nn.ReLU(inplace=True))
-
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        return self.fuse(torch.cat([self.up(x), skip], dim=1))
-
-
-def _level_widths(base_channels: int, levels: int) -> list[int]:
-    """Channels at each resolution level: doubling per level, capped at 8x as in pix2pix."""
-    return [base_channels * 2 ** min(level, 3) for level in range(levels + 1)]
-
-
-@TRANSLATORS.register("unet")
-class UNetTranslator(Translator):
-    """pix2pix-style U-Net: ``depth`` stride-2 levels, widths base * 2**level capped at 8 * base."""
-
-    name = "unet"
-
-    def __init__(self, in_channels: int = 1, base_channels: int = 16, depth: int = 4):
-        super().__init__()
-        if depth < 1:
-            raise ValueError(f"unet depth must be at least 1, got {depth}")
-        self._config = {"in_channels": in_channels, "base_channels": base_channels, "depth": depth}
-        self.size_multiple = 2**depth
-        widths = _level_widths(base_channels, depth)
-
-        def leaky() -> nn.Module:
-            return nn.LeakyReLU(0.2, inplace=True)
-
-        self.stem = _conv_norm_act(in_channels, widths[0], nn.BatchNorm2d, leaky())
-        self.downs = nn.ModuleList(
-            nn.Sequential(_conv_norm_act(widths[i], widths[i + 1], nn.BatchNorm2d, leaky(), stride=2),
-                          _conv_norm_act(widths[i + 1], widths[i + 1], nn.BatchNorm2d, leaky()))
-            for i in range(depth)
-        )
-        self.ups = nn.ModuleList(_UNetUp(widths[i + 1], widths[i]) for i in reversed(range(depth)))
-        self.head = nn.Sequential(nn.Conv2d(widths[0], 3, kernel_size=1), nn.Sigmoid())
-        init_pix2pix_weights(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        self._check_input(x)
-        skips = [self.stem(x)]
-        for down in self.downs:
-            skips.append(down(skips[-1]))
-        h = skips.pop()
-        for up in self.ups:
-            h = up(h, skips.pop())
-        return self.head(h)
+from xmt.models.translators.base import TRANSLATORS, Translator, conv_norm_act, init_pix2pix_weights, level_widths
 
 
 # k-means sees at most this many encoder outputs per code: enough for stable centroids, bounded memory.
@@ -311,6 +162,8 @@ class VQTranslator(Translator):
     """
 
     name = "vq"
+    summary = "VQ-GAN-style"
+    aux_loss_name = "vq"  # the codebook and commitment loss
 
     def __init__(
         self,
@@ -333,12 +186,12 @@ class VQTranslator(Translator):
         }
         self.size_multiple = downsample
         levels = downsample.bit_length() - 1
-        widths = _level_widths(base_channels, levels)
+        widths = level_widths(base_channels, levels)
         silu = nn.SiLU
 
         self.encoder = nn.Sequential(
-            _conv_norm_act(in_channels, widths[0], _group_norm, silu()),
-            *(_conv_norm_act(widths[i], widths[i + 1], _group_norm, silu(), stride=2) for i in range(levels)),
+            conv_norm_act(in_channels, widths[0], _group_norm, silu()),
+            *(conv_norm_act(widths[i], widths[i + 1], _group_norm, silu(), stride=2) for i in range(levels)),
             _ResBlock(widths[-1]),
             _group_norm(widths[-1]), silu(),
             nn.Conv2d(widths[-1], embed_dim, kernel_size=1),
@@ -350,7 +203,7 @@ class VQTranslator(Translator):
             _group_norm(widths[-1]), silu(),
             *(
                 nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
-                              _conv_norm_act(widths[i + 1], widths[i], _group_norm, silu()))
+                              conv_norm_act(widths[i + 1], widths[i], _group_norm, silu()))
                 for i in reversed(range(levels))
             ),
             nn.Conv2d(widths[0], 3, kernel_size=3, padding=1),
@@ -367,8 +220,3 @@ class VQTranslator(Translator):
 
     def stats(self) -> dict[str, float]:
         return self.quantizer.stats()
-
-
-def build_translator(name: str, **kwargs: Any) -> Translator:
-    """Create a translator by registry name; kwargs are its constructor arguments (see its config())."""
-    return TRANSLATORS.create(name, **kwargs)
