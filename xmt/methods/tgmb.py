@@ -141,13 +141,16 @@ class BridgeConfig:
     precision: str = "fp32"
 
     def check(self, size: int | None = None, channels: int = 1) -> None:
-        """Refuse settings that cannot train. With `size`, the translator is also run once on a blank batch of
-        such images, so that an argument that does not fit them (a vq downsampling the size is not a multiple
-        of, another channel count) stops the run before any data is loaded."""
+        """Refuse settings that cannot train, building the translator once. With `size` (run_bridge checks once,
+        when it knows the source model's), the translator is also run on a blank batch of such images, so that
+        an argument that does not fit them (a vq downsampling the size is not a multiple of, another channel
+        count) stops the run before any data is loaded, and the discriminator must fit them too."""
         TRANSLATORS.get(self.translator)  # an unknown name stops here, listing the known ones
         self._check_translator_fits(size, channels)
         check_declared(self)
         check_settings({"--seed": (self.seed, SEED)})
+        if size is not None:
+            self.check_discriminator_fits(size)
 
     def check_discriminator_fits(self, size: int) -> None:
         """A discriminator deeper than the images allow would leave no logit (checked once the inputs are)."""
@@ -421,7 +424,8 @@ class Bridge(Procedure):
 
 def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device,
                  run_state: RunState | None = None) -> BridgeResult:
-    config.check()
+    """Train the translator on `data` with a `config` that has passed `config.check(size)` (run_bridge checks it
+    once, before loading any data)."""
     trainer = Trainer(device, config.precision, seed=config.seed, log_name="bridge", run_state=run_state)
     data = BridgeData(data.ti_rgb.to(device), data.ti_target.to(device), data.tr_target.to(device),
                       data.source_recipe, data.target_recipe)
@@ -429,26 +433,3 @@ def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, dev
     fitted = trainer.fit(bridge)
     bridge.translator.eval()
     return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows, bridge.epoch_translators)
-
-
-@torch.no_grad()
-def translate_all(
-    translator: Translator, source: Classifier, target_recipe: EncodingRecipe, source_recipe: EncodingRecipe,
-    images: NativeImages, device: torch.device, batch_size: int = _EVAL_BATCH,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Translate every image: (uint8 RGB (N, 3, S, S), source probs (N, K), source features (N, D)).
-
-    The source model reads the uint8-quantised translation, exactly what the translated pack stores,
-    so that scoring the pack's images later reproduces the stored probabilities.
-    """
-    translator.to(device).eval()
-    source.to(device).eval()
-    rgb, probs, feats = [], [], []
-    for indices in index_batches(len(images), batch_size, shuffle=False):
-        unit = translator(target_recipe.to_unit(images.rows(indices).to(device))).float()
-        quantised = (unit.clamp(0, 1) * 255).round()
-        logits, features = source(source_recipe.normalise(quantised / 255.0))
-        rgb.append(quantised.byte().cpu())
-        probs.append(torch.softmax(logits.float(), 1).cpu())
-        feats.append(features.float().cpu())
-    return torch.cat(rgb).numpy(), torch.cat(probs).numpy(), torch.cat(feats).numpy()

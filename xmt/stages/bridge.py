@@ -12,11 +12,12 @@ import torch
 from xmt.data.batches import open_native
 from xmt.engine.output_kinds import BRIDGE_FOLDER
 from xmt.engine.outputs import Output, claim_outputs
+from xmt.engine.hashing import sha256_file
 from xmt.engine.jsonlog import write_jsonl
 from xmt.engine.run_state import open_run_state
 from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge
-from xmt.artifacts import load_model, load_translator, save_translator
+from xmt.artifacts import load_model, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
 from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
                                open_ti_pack, target_recipe)
@@ -63,7 +64,6 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
                workers: int = 0, force: bool = False, cli_options: dict | None = None,
                root: Path | None = None, resume: bool = False, stream: bool = False) -> BridgeOutputs:
     check_target_modality(target)
-    config.check()
     if config.save_epochs and resume:
         raise UserError("--save-epochs keeps every epoch's translator in memory, which --resume cannot restore: "
                         "run it again from the start (--force)")
@@ -76,12 +76,11 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
             raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
         size = source.recipe.size
         check_source_classes(source.classes, source_model, "bridge")
-        config.check(size)
+        config.check(size)  # the one check of the settings, once the images' size is known
         ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
         check_ti_classes(ti, source.classes)
         tr_set = open_target_images(target_data, target, size, depth_scale_mm, root)
         recipe = target_recipe(target, ti_target_set, size, depth_range_m)
-        config.check_discriminator_fits(size)
         data = BridgeData(
             ti_rgb=open_native(ti_rgb_set, source.recipe, workers, stream),
             ti_target=open_native(ti_target_set, recipe, workers, stream),
@@ -92,13 +91,14 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         provenance = {"inputs": {"source_model": {"path": str(source_model), "sha256": source.sha256},
                                  "ti": ti_rgb_set.provenance(), "target_data": tr_set.provenance()}}
         tmp.mkdir()
-        save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
-                        source_recipe=source.recipe, config={**result.config, "cli": cli_options or {}},
-                        provenance=provenance)
+        translator_file = save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
+                                          source_recipe=source.recipe,
+                                          config={**result.config, "cli": cli_options or {}}, provenance=provenance)
         _save_epoch_translators(tmp / "epochs", result, recipe, source.recipe, provenance)
-        translator = load_translator(tmp / "translator.safetensors")
-        translator.path = out / "translator.safetensors"  # where it will live once renamed
-        write_translations(tmp / "translated.h5", translator, source, tr_set, data.tr_target, device)
+        # the translations name the translator file by where it will live once renamed, and by its hash
+        made_by = {"path": str(out / "translator.safetensors"), "sha256": sha256_file(translator_file)}
+        write_translations(tmp / "translated.h5", result.translator, recipe, made_by, source, tr_set, data.tr_target,
+                           device)
         _preview(tmp / "preview.png", result.translator, data, result.holdout, device)
         write_jsonl(tmp / "bridge.jsonl", result.log)
     state.remove()  # the outputs exist: nothing is left to resume

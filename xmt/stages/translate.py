@@ -4,28 +4,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from xmt.data.batches import NativeImages, load_native
+from xmt.data.encoding import EncodingRecipe
 from xmt.data.packs.translated import write_translated_pack
 from xmt.data.sets.image_set import ImageSet
 from xmt.engine.output_kinds import pack_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.errors import UserError
-from xmt.methods.tgmb import translate_all
-from xmt.artifacts import LoadedModel, LoadedTranslator, load_model, load_translator
+from xmt.methods.inference import translate_all
+from xmt.artifacts import LoadedModel, load_model, load_translator
 from xmt.stages.inputs import open_target_images, scoring_labels
 
+if TYPE_CHECKING:
+    from xmt.models.translators import Translator
 
-def write_translations(out: Path, translator: LoadedTranslator, source: LoadedModel, images: ImageSet,
-                       native: NativeImages, device: torch.device) -> Path:
-    """Translate every image and write the translated pack (shared by bridge and translate)."""
-    rgb, probs, features = translate_all(translator.translator, source.model, translator.target_recipe,
-                                         source.recipe, native, device)
+
+def write_translations(out: Path, translator: Translator, target_recipe: EncodingRecipe, made_by: dict,
+                       source: LoadedModel, images: ImageSet, native: NativeImages, device: torch.device) -> Path:
+    """Translate every image and write the translated pack (shared by bridge and translate); `made_by` names the
+    translator's file ({"path", "sha256"})."""
+    rgb, probs, features = translate_all(translator, source.model, target_recipe, source.recipe, native, device)
     provenance = {"inputs": {
         "source_model": {"path": str(source.path), "sha256": source.sha256},
-        "translator": {"path": str(translator.path), "sha256": translator.sha256},
+        "translator": made_by,
         "target_data": images.provenance(),
     }}
     return write_translated_pack(out, rgb, probs, features, scoring_labels(images, source.classes),
@@ -52,4 +57,5 @@ def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path,
     recipe = translator.target_recipe
     images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm, root)
     native = load_native(images, recipe, workers)
-    write_translations(tmp, translator, source, images, native, device)
+    write_translations(tmp, translator.translator, recipe, {"path": str(translator.path), "sha256": translator.sha256},
+                       source, images, native, device)
