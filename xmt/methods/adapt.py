@@ -109,13 +109,6 @@ def make_pseudo_labels(kind: str, snapshot: Snapshot) -> PseudoLabels:
     return PSEUDO_LABELS.get(kind)(snapshot.features, snapshot.probs)
 
 
-def frozen_copy(model: Classifier) -> Classifier:
-    source = copy.deepcopy(model).eval()
-    for p in source.parameters():
-        p.requires_grad_(False)
-    return source
-
-
 class Adaptation(Procedure):
     """A copy of the source model trained on the TR images with an objective (module docstring)."""
 
@@ -236,7 +229,7 @@ def adapt(source: Classifier, data: AdaptData, objective: Objective, config: Ada
                       run_state=run_state)
     data = replace(data, tr=data.tr.to(device),
                    ti_target=data.ti_target.to(device) if data.ti_target is not None else None)
-    procedure = Adaptation(frozen_copy(source).to(device), data, objective, config, device, labels)
+    procedure = Adaptation(source, data, objective, config, device, labels)
     fitted = trainer.fit(procedure)
     model = procedure.model.eval()
     pseudo = procedure.pseudo.labels.cpu() if procedure.pseudo is not None else None
