@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 failure during the run, 2 bad usage or bad input.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
@@ -40,7 +41,10 @@ def _root(
     pass
 
 
-def _register() -> None:
+@functools.cache
+def _ready() -> typer.Typer:
+    """The app with its subcommands, and the fork hook of decoding workers: set up once, on first use (importing
+    xmt.cli does nothing else)."""
     from xmt.cli import (bridge, evaluate, import_source, inspect, pack, predict, prepare_ti, synth, train_source,
                          transfer, translate)
 
@@ -56,9 +60,8 @@ def _register() -> None:
     app.command("evaluate")(evaluate.command)
     app.command("predict")(predict.command)
     app.command("inspect")(inspect.command)
-
-
-_register()
+    os.register_at_fork(after_in_child=_worker_signals)
+    return app
 
 
 class Terminated(BaseException):
@@ -84,9 +87,6 @@ def _worker_signals() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if signal.getsignal(signal.SIGINT) is _on_sigint:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-os.register_at_fork(after_in_child=_worker_signals)
 
 
 def _leave_process_group() -> None:
@@ -122,9 +122,18 @@ def _what_was_kept() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs a subcommand and maps errors to exit codes and one-line messages."""
+    return _main(argv, exiting=False)[0]
+
+
+def _main(argv: list[str] | None, exiting: bool) -> tuple[int, bool]:
+    """main()'s work: the exit code, and whether library state (HDF5 after a full disk) must not be torn down at
+    exit. `exiting`: the process ends with the command (`xmt` itself), so that once done it ignores SIGTERM and
+    Ctrl-C: its outputs are whole or absent, and a signal in the second its interpreter takes to exit would only
+    turn its exit code into 143 or 130."""
     previous_handlers = _install_signal_handlers()
+    leave_at_once = False
     try:
-        result = app(args=argv, prog_name="xmt", standalone_mode=False)
+        result = _ready()(args=argv, prog_name="xmt", standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except typer.TyperException as exc:  # bad usage: unknown option, missing argument...
         context = getattr(exc, "ctx", None)
@@ -138,30 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     except XmtError as exc:
         err_console.print(f"xmt: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         code = exc.exit_code
-        global _leave_at_once
-        _leave_at_once = getattr(exc, "leave_at_once", False)
+        leave_at_once = getattr(exc, "leave_at_once", False)
     except Terminated:
         err_console.print(f"xmt: terminated; {_what_was_kept()}", markup=False, soft_wrap=True)
         code = 143
     finally:
         for signum, handler in previous_handlers.items():  # `xmt` itself, once done, ignores them while it exits
-            signal.signal(signum, signal.SIG_IGN if _exiting else handler)
+            signal.signal(signum, signal.SIG_IGN if exiting else handler)
         _leave_process_group()
     sys.stdout.flush()
-    return code
-
-
-_leave_at_once = False  # set when library state (HDF5 after a full disk) must not be torn down at exit
-# set by `xmt` (not by main() called from Python): the command has ended and its outputs are whole or absent, so
-# SIGTERM or Ctrl-C in the second its interpreter takes to exit would only turn its exit code into 143 or 130
-_exiting = False
+    return code, leave_at_once
 
 
 def run() -> None:
-    global _exiting
-    _exiting = True
-    code = main()
-    if _leave_at_once:
+    """The `xmt` command."""
+    code, leave_at_once = _main(None, exiting=True)
+    if leave_at_once:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
