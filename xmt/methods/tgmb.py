@@ -144,13 +144,11 @@ class BridgeConfig:
         """Refuse settings that cannot train, building the translator once. With `size` (run_bridge checks once,
         when it knows the source model's), the translator is also run on a blank batch of such images, so that
         an argument that does not fit them (a vq downsampling the size is not a multiple of, another channel
-        count) stops the run before any data is loaded, and the discriminator must fit them too."""
+        count) stops the run before any data is loaded."""
         TRANSLATORS.get(self.translator)  # an unknown name stops here, listing the known ones
         self._check_translator_fits(size, channels)
         check_declared(self)
         check_settings({"--seed": (self.seed, SEED)})
-        if size is not None:
-            self.check_discriminator_fits(size)
 
     def check_discriminator_fits(self, size: int) -> None:
         """A discriminator deeper than the images allow would leave no logit (checked once the inputs are)."""
@@ -424,8 +422,8 @@ class Bridge(Procedure):
 
 def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, device: torch.device,
                  run_state: RunState | None = None) -> BridgeResult:
-    """Train the translator on `data` with a `config` that has passed `config.check(size)` (run_bridge checks it
-    once, before loading any data)."""
+    """Train the translator on `data` with a `config` that has passed `config.check(size)` and
+    `config.check_discriminator_fits(size)` (run_bridge checks it once, before loading any data)."""
     trainer = Trainer(device, config.precision, seed=config.seed, log_name="bridge", run_state=run_state)
     data = BridgeData(data.ti_rgb.to(device), data.ti_target.to(device), data.tr_target.to(device),
                       data.source_recipe, data.target_recipe)

@@ -76,11 +76,12 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
             raise UserError(f"is a {source.modality} model; bridge needs the RGB source model", path=source_model)
         size = source.recipe.size
         check_source_classes(source.classes, source_model, "bridge")
-        config.check(size)  # the one check of the settings, once the images' size is known
+        config.check(size)  # the one check of the settings (one translator built), once the images' size is known
         ti_rgb_set, ti_target_set = open_ti_pack(ti, target, size)
         check_ti_classes(ti, source.classes)
         tr_set = open_target_images(target_data, target, size, depth_scale_mm, root)
         recipe = target_recipe(target, ti_target_set, size, depth_range_m)
+        config.check_discriminator_fits(size)  # after the inputs' own checks: a TI pack of another size says so first
         data = BridgeData(
             ti_rgb=open_native(ti_rgb_set, source.recipe, workers, stream),
             ti_target=open_native(ti_target_set, recipe, workers, stream),
