@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import (TARGET_TRAINING, RootOption, emit, options_of, target_training, parse_key_values)
+from xmt.cli.common import TARGET_TRAINING, RootOption, target_training, parse_key_values
 from xmt.cli.declared import with_settings
+from xmt.cli.output import emit, options_of
 from xmt.methods.tgmb import BridgeConfig
 from xmt.stages.bridge import run_bridge
 

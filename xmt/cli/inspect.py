@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from xmt.cli.common import JsonOption, emit
+from xmt.cli.common import JsonOption
+from xmt.cli.output import emit
 from xmt.errors import UserError
 from xmt.inspection import describe, summary_lines, verification_failure, verify, verify_lines
 

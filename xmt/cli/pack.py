@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ClassesOption, ConfigOption, DepthScaleOption, ForceOption, JsonOption, QuietOption,
-                            RootOption, emit, options_of, setup, shared_option)
+from xmt.cli.common import (ClassesOption, DepthScaleOption, ForceOption, JsonOption, QuietOption, RootOption, setup,
+                            shared_option)
+from xmt.cli.config_file import ConfigOption
 from xmt.cli.declared import with_settings
+from xmt.cli.output import emit, options_of
 from xmt.stages.pack import COMPRESSIONS, run_pack
 
 SizeOption = Annotated[int, typer.Option(parser=O.SIZE, help="Stored size in pixels: shorter side resized, centre crop "

@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import (ConfigOption, DeviceOption, DepthScaleOption, ForceOption, QuietOption, RootOption,
-                            WorkersOption, setup)
+from xmt.cli.common import DeviceOption, DepthScaleOption, ForceOption, QuietOption, RootOption, WorkersOption, setup
+from xmt.cli.config_file import ConfigOption
 from xmt.stages.predict import run_predict
 
 

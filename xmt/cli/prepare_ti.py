@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import emit, options_of
 from xmt.cli.declared import with_settings
+from xmt.cli.output import emit, options_of
 from xmt.cli.pack import NOT_RECORDED, PACKING, packing
 from xmt.stages.prepare_ti import FORMATS, run_prepare_ti
 

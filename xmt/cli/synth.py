@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from xmt.cli import options as O
-from xmt.cli.common import ConfigOption, ForceOption, JsonOption, QuietOption, emit, setup
+from xmt.cli.common import ForceOption, JsonOption, QuietOption, setup
+from xmt.cli.config_file import ConfigOption
+from xmt.cli.output import emit
 from xmt.stages.synth import run_synth
 from xmt.synth.generate import SynthConfig
 

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from xmt.cli.common import (ClassesOption, ConfigOption, DeviceOption, ForceOption, JsonOption, PrecisionOption,
-                            QuietOption, ResumeOption, RootOption, SeedOption, WorkersOption, emit, options_of, setup)
+from xmt.cli.common import (ClassesOption, DeviceOption, ForceOption, JsonOption, PrecisionOption, QuietOption,
+                            ResumeOption, RootOption, SeedOption, WorkersOption, setup)
+from xmt.cli.config_file import ConfigOption
 from xmt.cli.declared import with_settings
+from xmt.cli.output import emit, options_of
 from xmt.methods.source import SourceConfig
 from xmt.stages.train_source import run_train_source
 

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from xmt.cli.common import (TARGET_TRAINING, RootOption, emit, options_of, target_training)
+from xmt.cli.common import TARGET_TRAINING, RootOption, target_training
 from xmt.cli.declared import with_settings
+from xmt.cli.output import emit, options_of
 from xmt.methods.adapt import AdaptConfig
 from xmt.methods.objective import method_option_classes, methods_declaring, methods_help
 from xmt.settings import declared as declared_settings

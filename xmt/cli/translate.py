@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from xmt.cli.common import (ConfigOption, DepthScaleOption, DeviceOption, ForceOption, QuietOption, RootOption,
-                            WorkersOption, emit, setup)
+from xmt.cli.common import DepthScaleOption, DeviceOption, ForceOption, QuietOption, RootOption, WorkersOption, setup
+from xmt.cli.config_file import ConfigOption
+from xmt.cli.output import emit
 from xmt.stages.translate import run_translate
 
 
