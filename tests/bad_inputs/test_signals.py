@@ -100,3 +100,18 @@ def test_a_signal_after_the_outputs_are_written_changes_nothing(signum, tmp_path
     assert proc.returncode == 0 and proc.stderr == "", (proc.returncode, proc.stderr)
     assert proc.stdout.strip().endswith("p.h5") and (tmp_path / "p.h5").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "p.h5"]
+
+
+def test_an_interruption_after_the_outputs_are_written_says_they_are_whole(tmp_path):
+    """A signal in the moment between the commit and the command's return: the message names the outputs as
+    written, not 'nothing was written'."""
+    from xmt.cli import _what_was_kept, main
+    from xmt.engine.output_kinds import JSONL_LOG
+    from xmt.engine.outputs import Output, claim_outputs, forget_committed
+
+    forget_committed()
+    out = tmp_path / "log.jsonl"
+    with claim_outputs([Output(out, JSONL_LOG)]) as claim:
+        claim.temporary(out).write_text("")
+    assert out.exists() and _what_was_kept() == f"it came after the outputs were written, whole: {out}"
+    assert main(["--version"]) == 0 and "nothing was written" in _what_was_kept()  # a new command forgets them

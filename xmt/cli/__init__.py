@@ -111,8 +111,12 @@ NOTHING_KEPT = "nothing was written (a stage's outputs appear only when it compl
 
 
 def _what_was_kept() -> str:
+    from xmt.engine.outputs import committed_outputs
     from xmt.engine.run_state import kept_state
 
+    written = committed_outputs()
+    if written:  # it came after the outputs were committed: they are whole
+        return f"it came after the outputs were written, whole: {', '.join(map(str, written))}"
     state = kept_state()
     if state is None:
         return NOTHING_KEPT
@@ -130,6 +134,9 @@ def _main(argv: list[str] | None, exiting: bool) -> tuple[int, bool]:
     exit. `exiting`: the process ends with the command (`xmt` itself), so that once done it ignores SIGTERM and
     Ctrl-C: its outputs are whole or absent, and a signal in the second its interpreter takes to exit would only
     turn its exit code into 143 or 130."""
+    from xmt.engine.outputs import forget_committed
+
+    forget_committed()  # a caller may run several commands in one process
     previous_handlers = _install_signal_handlers()
     leave_at_once = False
     try:

@@ -350,6 +350,7 @@ class ClaimedOutputs:
         for folder in {target.parent for _, target in written}:
             _fsync_folder(folder)
         journal.unlink()
+        _COMMITTED.extend(target for _, target in written)
 
     def _journal_temporary(self) -> Path:
         return self.outputs[0].beside(f"{COMMIT_TAG}{TMP_TAG}{self.run_id}")
@@ -409,6 +410,18 @@ def _discarded(outputs: list[Output], force: bool) -> Iterator[ClaimedOutputs]:
         yield claim
     finally:
         shutil.rmtree(claim.folder, ignore_errors=True)
+
+
+_COMMITTED: list[Path] = []  # the outputs this command has committed, for the message of a late interruption
+
+
+def committed_outputs() -> list[Path]:
+    """The outputs committed since the command began (`forget_committed`): whole on disk."""
+    return list(_COMMITTED)
+
+
+def forget_committed() -> None:
+    _COMMITTED.clear()
 
 
 @contextmanager
