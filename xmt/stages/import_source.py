@@ -22,7 +22,8 @@ from xmt.engine.output_kinds import checkpoint_of
 from xmt.engine.outputs import Output, claim_outputs
 from xmt.errors import RunFailure, UserError
 from xmt.methods.inference import score
-from xmt.models.imported import SHOT_BOTTLENECKS, SHOT_FILES, Imported, import_shot_family, import_timm, import_torchvision, logit_difference
+from xmt.models.imported import (SHOT_BOTTLENECKS, SHOT_FILES, Imported, import_shot_family, import_timm,
+                                 import_torchvision, logit_difference)
 from xmt.stages.inputs import check_size, read_classes
 
 FORMATS = ("shot", "torchvision", "timm")
@@ -70,8 +71,6 @@ def imagenet_class_names() -> list[str]:
 def _import(source: ImportSource) -> Imported:
     if source.format == "shot":
         return import_shot_family(source.model, source.bottleneck)
-    if source.architecture is None:
-        raise UserError(f"--{source.format} needs the architecture's name")
     if source.format == "torchvision":
         return import_torchvision(source.architecture, source.model)
     if source.format == "timm":
@@ -121,7 +120,7 @@ def run_import_source(*, source: ImportSource, out: Path, classes_file: Path | N
                   "max_logit_difference": fidelity.max_abs_difference, "fidelity_inputs": fidelity.inputs,
                   "check": None if check is None else {"data": str(check), "accuracy": accuracy}}
         save_model(claim.temporary(out), imported.model, kind="source-model", classes=names, recipe=recipe,
-                   config={"imported": record, "cli": cli_options or {}}, provenance={"inputs": files},
+                   config={"cli": cli_options or {}}, provenance={"inputs": files},
                    extra={"imported": record})
     return ImportOutputs(out, imported.architecture, len(names), fidelity.max_abs_difference, accuracy)
 
