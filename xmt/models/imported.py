@@ -147,7 +147,8 @@ def import_shot_family(folder: Path, bottleneck: str = "bn") -> Imported:
     depth = resnet_depth(f_state, paths["F"])
     linear = _need(b_state, "bottleneck.weight", paths["B"], "SHOT's bottleneck (netB)")
     weight_normed = "fc.weight_v" in c_state
-    head_weight = _need(c_state, "fc.weight_v" if weight_normed else "fc.weight", paths["C"], "SHOT's classifier (netC)")
+    head_key = "fc.weight_v" if weight_normed else "fc.weight"
+    head_weight = _need(c_state, head_key, paths["C"], "SHOT's classifier (netC)")
     bottleneck_dim, feature_dim = linear.shape
     num_classes = head_weight.shape[0]
 
@@ -157,19 +158,21 @@ def import_shot_family(folder: Path, bottleneck: str = "bn") -> Imported:
     fit_state(netB, b_state, paths["B"], f"SHOT's bottleneck ({feature_dim} -> {bottleneck_dim})")
     fit_state(netC, c_state, paths["C"], f"SHOT's classifier ({bottleneck_dim} -> {num_classes})")
 
-    model = Classifier(f"resnet{depth}", num_classes, bottleneck_dim, bottleneck="bn" if bottleneck == "bn" else "linear",
-                       head="wn" if weight_normed else "linear")
+    model = Classifier(f"resnet{depth}", num_classes, bottleneck_dim, head="wn" if weight_normed else "linear",
+                       bottleneck="bn" if bottleneck == "bn" else "linear")
     tensors = {f"backbone.{k}": v for k, v in f_state.items()}
-    tensors.update({"bottleneck.0.weight": b_state["bottleneck.weight"], "bottleneck.0.bias": b_state["bottleneck.bias"]})
+    tensors.update({f"bottleneck.0.{k}": b_state[f"bottleneck.{k}"] for k in ("weight", "bias")})
     if bottleneck == "bn":  # with "ori" SHOT never applies its BN: its statistics are unused, and left out
         tensors.update({f"bottleneck.1.{k.removeprefix('bn.')}": v for k, v in b_state.items() if k.startswith("bn.")})
     head_names = ({"fc.weight_g": "head.parametrizations.weight.original0",
-                   "fc.weight_v": "head.parametrizations.weight.original1"} if weight_normed else {"fc.weight": "head.weight"})
+                   "fc.weight_v": "head.parametrizations.weight.original1"} if weight_normed
+                  else {"fc.weight": "head.weight"})
     tensors.update({new: c_state[old] for old, new in head_names.items()})
     tensors["head.bias"] = c_state["fc.bias"]
     fit_state(model, tensors, folder, f"xmt's resnet{depth} classifier")
     reference = nn.Sequential(netF, netB, netC)
-    architecture = f"resnet{depth} (SHOT family, {bottleneck} bottleneck, {'weight-normed' if weight_normed else 'plain'} head)"
+    head = "weight-normed" if weight_normed else "plain"
+    architecture = f"resnet{depth} (SHOT family, {bottleneck} bottleneck, {head} head)"
     return Imported(model.eval(), reference.eval(), architecture, paths)
 
 
