@@ -14,6 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -190,19 +191,26 @@ def _split_head(state: dict[str, torch.Tensor], prefix: str, path: Path, what: s
     return tensors, num_classes
 
 
+def _import_headed(library: str, name: str, weights: Path, state: dict[str, torch.Tensor], prefix: str,
+                   build: Callable[[int], nn.Module], backbone_args: dict) -> Imported:
+    """A classifier whose last Linear (at `prefix`) is its head; `build(num_classes)` makes the original."""
+    tensors, num_classes = _split_head(state, prefix, weights, f"{library} {name}")
+    reference = build(num_classes)
+    fit_state(reference, state, weights, f"{library}'s {name} of {num_classes} classes")
+    model = Classifier(library, num_classes, backbone_args=backbone_args, bottleneck="none", head="linear")
+    fit_state(model, tensors, weights, f"xmt's {name} classifier")
+    return Imported(model.eval(), reference.eval(), f"{name} ({library})", {"weights": weights})
+
+
 def import_torchvision(arch: str, weights: Path) -> Imported:
     models = _torchvision()
     if arch not in models.list_models(module=models):
-        raise UserError(f"--torchvision {arch}: torchvision has no such classification model (e.g. "
+        raise UserError(f"--arch torchvision:{arch}: torchvision has no such classification model (e.g. "
                         f"{', '.join(TORCHVISION_ARCHITECTURES)})")
     state = read_state_dict(weights)
     _, prefix, _ = cut_last_linear(models.get_model(arch, weights=None))
-    tensors, num_classes = _split_head(state, prefix, weights, f"torchvision {arch}")
-    reference = models.get_model(arch, weights=None, num_classes=num_classes)
-    fit_state(reference, state, weights, f"torchvision's {arch} of {num_classes} classes")
-    model = Classifier("torchvision", num_classes, backbone_args={"arch": arch}, bottleneck="none", head="linear")
-    fit_state(model, tensors, weights, f"xmt's {arch} classifier")
-    return Imported(model.eval(), reference.eval(), f"{arch} (torchvision)", {"weights": weights})
+    return _import_headed("torchvision", arch, weights, state, prefix,
+                          lambda k: models.get_model(arch, weights=None, num_classes=k), {"arch": arch})
 
 
 def import_timm(name: str, weights: Path) -> Imported:
@@ -214,16 +222,12 @@ def import_timm(name: str, weights: Path) -> Imported:
     try:
         probe = timm.create_model(name, pretrained=False)
     except RuntimeError as exc:
-        raise UserError(f"--timm {name}: timm cannot build it ({exc})")
+        raise UserError(f"--arch timm:{name}: timm cannot build it ({exc})")
     prefix = probe.pretrained_cfg.get("classifier", "fc")
     if not isinstance(prefix, str):
-        raise UserError(f"--timm {name}: a model with several classifiers ({prefix}) is not supported")
-    tensors, num_classes = _split_head(state, prefix, weights, f"timm {name}")
-    reference = timm.create_model(name, pretrained=False, num_classes=num_classes)
-    fit_state(reference, state, weights, f"timm's {name} of {num_classes} classes")
-    model = Classifier("timm", num_classes, backbone_args={"model": name}, bottleneck="none", head="linear")
-    fit_state(model, tensors, weights, f"xmt's {name} classifier")
-    return Imported(model.eval(), reference.eval(), f"{name} (timm)", {"weights": weights})
+        raise UserError(f"--arch timm:{name}: a model with several classifiers ({prefix}) is not supported")
+    return _import_headed("timm", name, weights, state, prefix,
+                          lambda k: timm.create_model(name, pretrained=False, num_classes=k), {"model": name})
 
 
 # ---- fidelity ----------------------------------------------------------------------------------------------
