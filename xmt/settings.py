@@ -79,3 +79,22 @@ def declared_values(config) -> dict:
 def changed_from_default(configs: Iterable[type], values: dict) -> list[Setting]:
     """The declared settings of `configs` whose value in `values` differs from its default."""
     return [s for cls in configs for s in declared(cls) if s.name in values and values[s.name] != s.default]
+
+
+def foreign_setting(values: dict, own: type | None, configs: dict[str, type]) -> tuple[Setting, list[str]] | None:
+    """For a command whose options are the declared settings of several configs (`configs`, by the name that
+    chooses each: a method, a format) and that hands the chosen one (`own`) its own: the first value of another
+    config's setting that is not its default, with the names of the configs that declare it; None if there is
+    none. A name no config declares is a ValueError."""
+    owned = {s.name for s in declared(own)} if own is not None else set()
+    for name, value in values.items():
+        if name in owned:
+            continue
+        takers = [choice for choice, cls in configs.items() if any(s.name == name for s in declared(cls))]
+        if not takers:
+            raise ValueError(f"no config declares the setting {name!r}")
+        setting_ = next(s for s in declared(configs[takers[0]]) if s.name == name)
+        if value != setting_.default:
+            return setting_, takers
+    return None
+

@@ -19,7 +19,7 @@ import torch
 from xmt.errors import UserError
 from xmt.pseudo_labels import PseudoLabels
 from xmt.registry import Registry
-from xmt.settings import Setting, declared
+from xmt.settings import Setting, declared, foreign_setting
 
 if TYPE_CHECKING:
     from xmt.models.classifier import Classifier
@@ -132,17 +132,13 @@ def create_objective(method: str, settings: dict) -> Objective | None:
     refused unless it is at its default, naming the methods it applies to."""
     if method not in METHODS:  # named as the option, which is what the user typed
         raise UserError(f"--method {method}: expected one of {', '.join(METHODS)}")
-    own = {s.name for s in method_settings(method)}
-    for name, value in settings.items():
-        if name in own:
-            continue
-        takers = methods_where(lambda entry, name=name: any(s.name == name for s in _declared_by(entry)))
-        if not takers:
-            raise UserError(f"no transfer method declares the setting {name!r}")
-        default = next(s for s in _declared_by(METHODS.get(takers[0])) if s.name == name)
-        if value != default.default:
-            raise UserError(applies_only_to(default.flag, takers))
-    return METHODS.create(method, **{k: v for k, v in settings.items() if k in own})
+    entry = METHODS.get(method)
+    own = entry if _declared_by(entry) else None
+    foreign = foreign_setting(settings, own, {name: entry for name, entry in METHODS.items() if _declared_by(entry)})
+    if foreign is not None:
+        raise UserError(applies_only_to(foreign[0].flag, foreign[1]))
+    owned = {s.name for s in _declared_by(entry)}
+    return METHODS.create(method, **{k: v for k, v in settings.items() if k in owned})
 
 
 def _declared_by(entry) -> list[Setting]:
