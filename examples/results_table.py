@@ -15,6 +15,8 @@ import json
 import statistics
 from pathlib import Path
 
+import numpy as np
+
 LABELS = {
     "source-rgb": "source model on the target camera's RGB (reference)",
     "source-gray": "source model on grey copies of that RGB (reference)",
@@ -106,6 +108,18 @@ def interval(values: list[float | None]) -> str:
     return f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]{seeds}"
 
 
+def grouping(path: Path) -> float | None:
+    """Accuracy (%) under the best one-to-one relabelling of the predicted classes (from the confusion matrix):
+    how well a model groups the images by class, whatever it calls the groups."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not path.exists():
+        return None
+    confusion = np.array(json.loads(path.read_text())["confusion_matrix"])
+    rows, cols = linear_sum_assignment(-confusion)
+    return 100 * confusion[rows, cols].sum() / confusion.sum()
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -168,6 +182,8 @@ def main() -> None:
     parser.add_argument("--teachers", default="", help="bridges whose TR translations' accuracy to report")
     parser.add_argument("--guarded", default="", help="guarded TGKT runs whose guard decisions to report")
     parser.add_argument("--command", default="", help="the command that made the run, quoted in the output")
+    parser.add_argument("--grouping", action="store_true", help="also each method's accuracy under the best "
+                        "one-to-one relabelling of its classes")
     args = parser.parse_args()
     tasks, seeds = args.tasks.split(), args.seeds.split()
     runs = {task: [args.runs / task / f"seed{seed}" for seed in seeds] for task in tasks}
@@ -193,6 +209,14 @@ def main() -> None:
                          for r in runs[t]]
                 cells.append(interval([a - b if a is not None and b is not None else None for a, b in pairs]))
             rows.append((LABELS.get(m, m), cells))
+        out += table("method", rows, tasks)
+    if args.grouping:
+        out += ["", "### Grouping: accuracy under the best one-to-one relabelling of classes", "",
+                "The same predictions, each predicted class renamed to the true class it best matches (one to one, "
+                "from the confusion matrix): how well a method groups the target images by class, whatever it calls "
+                "the groups. Far above the accuracy, it says the groups are right and their names wrong.", ""]
+        rows = [(LABELS.get(m, m), [cell([grouping(r / "metrics" / f"{m}.json") for r in runs[t]]) for t in tasks])
+                for m in args.methods.split() if m not in ("source-rgb", "source-gray", "source-shaded")]
         out += table("method", rows, tasks)
     if args.teachers.split() or args.guarded.split():
         out += ["", "### The teacher and the guard", "",
