@@ -194,3 +194,54 @@ def test_paste_table_refuses_a_page_without_the_markers_and_leaves_it_as_it_was(
     assert str(page) in out.stderr and "Traceback" not in out.stderr
     assert page.read_text() == "# Results\n<!-- /report -->\n<!-- report -->\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md", "table.md"]
+
+
+def test_the_grouping_table_renames_classes_one_to_one(tmp_path):
+    """Predictions that are a permutation of the truth score 0% accuracy and 100% grouping; a model that puts
+    everything in one class groups one class in three right."""
+    runs = tmp_path / "depth-kv1" / "seed0" / "metrics"
+    runs.mkdir(parents=True)
+    (runs / "shot.json").write_text(json.dumps({"accuracy": 0.0, "confusion_matrix": [[0, 5, 0], [0, 0, 5], [5, 0, 0]]}))
+    (runs / "socket.json").write_text(json.dumps({"accuracy": 1 / 3, "confusion_matrix": [[5, 0, 0], [5, 0, 0],
+                                                                                           [5, 0, 0]]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "depth-kv1",
+                          "--seeds", "0", "--methods", "shot socket", "--grouping"], capture_output=True, text=True,
+                         check=True).stdout
+    grouping = out.split("### Grouping")[1]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in grouping.splitlines()
+            if line.startswith("| ") and "method" not in line}
+    assert rows == {"SHOT": "100.0", "SOCKET": "33.3"}
+
+
+def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
+    for seed, (socket, tgkt, teacher) in {"100": (0.40, 0.50, 0.30), "101": (0.50, 0.54, 0.20)}.items():
+        run = tmp_path / "nir" / f"seed{seed}" / "ti60"
+        write_metrics(run / "metrics" / "socket.json", socket)
+        write_metrics(run / "metrics" / "tgkt.json", tgkt)
+        write_metrics(run / "scores" / "teacher-unet.json", teacher)
+        (run / "scores" / "rounds-unet.json").write_text(json.dumps(
+            {"epochs": [{"epoch": 1, "step": 100, "val_psnr": 15.0, "test_accuracy": 0.1},
+                        {"epoch": 2, "step": 200, "val_psnr": 17.0, "test_accuracy": 0.2 + float(seed) - 100}]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "100 101", "--counts", "60", "--bridges", "unet"], capture_output=True, text=True,
+                         check=True).stdout
+    row = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and "dB" not in line)
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[2] == f"25.0 ± {statistics.stdev([30.0, 20.0]):.1f}"  # the teacher
+    assert cells[4] == "17.0 ± 0.0"  # the last round's held-out PSNR
+    assert cells[7].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
+    steps = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and line != row)
+    assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
+
+
+def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, pattern_data, tmp_path):
+    out = tmp_path / "degraded.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "degraded_rgb.py"), "--source-model", str(source_model), "--data",
+                    str(pattern_data["test"]), "--out", str(out)], capture_output=True, text=True, check=True)
+    rows = {r["degradation"]: r for r in json.loads(out.read_text())["rows"]}
+    evaluated = subprocess.run([sys.executable, "-m", "xmt", "evaluate", str(source_model), "--data",
+                                str(pattern_data["test"]), "--json", "--device", "cpu", "-q"], capture_output=True,
+                               text=True, check=True)
+    assert rows["original"]["accuracy"] == pytest.approx(json.loads(evaluated.stdout)["accuracy"])
+    assert rows["original"]["psnr"] is None and rows["blur 4"]["psnr"] < rows["blur 0.5"]["psnr"]
+    assert rows["image mean colour"]["accuracy"] <= rows["original"]["accuracy"]
