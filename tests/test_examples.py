@@ -231,7 +231,7 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
     assert cells[4] == "17.0 ± 0.0"  # the last round's held-out PSNR
     assert cells[7].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
     steps = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and line != row)
-    assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
+    assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0 ± 0.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
 
 
 def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, pattern_data, tmp_path):
