@@ -234,3 +234,23 @@ def test_synth_layout_infers_the_modality_and_checks_the_manifest_tr_classes(tmp
                             "--out", outside(tmp_path) / "x.h5"], capsys)
     assert code == 2 and "no ti/nir/ folder" in err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_an_adapter_owns_its_options():
+    """sunrgbd's --sensors and --protocol are its own: declared by its options class, refused for another format or
+    input in one place, checked like any declared setting."""
+    import pytest
+
+    from xmt.data.sets.adapters import format_option_classes, own_options
+    from xmt.data.sets.adapters.sunrgbd import SunrgbdOptions
+    from xmt.errors import UserError
+
+    assert SunrgbdOptions in format_option_classes()
+    defaults = {"sensors": None, "protocol": "none"}
+    assert own_options("sunrgbd", {"sensors": "kv1", "protocol": "socket"}) == SunrgbdOptions("kv1", "socket")
+    assert own_options("synth", defaults) is None and own_options(None, defaults) is None
+    for chosen in ("synth", None):
+        with pytest.raises(UserError, match="^--sensors applies to --format sunrgbd only$"):
+            own_options(chosen, {**defaults, "sensors": "kv1"})
+    with pytest.raises(UserError, match="--protocol 'split': expected one of none, socket"):
+        own_options("sunrgbd", {**defaults, "protocol": "split"})

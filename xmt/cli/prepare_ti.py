@@ -10,10 +10,11 @@ import typer
 from xmt.cli.declared import with_settings
 from xmt.cli.output import emit, options_of
 from xmt.cli.pack import NOT_RECORDED, PACKING, packing
-from xmt.stages.prepare_ti import FORMATS, run_prepare_ti
+from xmt.stages.prepare_ti import FORMATS, format_option_classes, run_prepare_ti
 
 
-@with_settings(shared=PACKING)
+# every format's own options (sunrgbd's) are options; the stage hands --format its own
+@with_settings(*format_option_classes(), shared=PACKING)
 def command(
     source: Annotated[Optional[Path], typer.Option(help="RGB images of the generic paired layout, DIR/<class>/<file> "
                                                    "(with --target).")] = None,
@@ -33,11 +34,6 @@ def command(
                                                  "--source-list/--target-list; default: the list's folder).")] = None,
     modality: Annotated[Optional[str], typer.Option(help="Target modality: depth, nir or thermal (fixed by sunrgbd, "
                                                     "nyuv2 and rgbnir; inferred for synth when it holds one).")] = None,
-    sensors: Annotated[Optional[str], typer.Option(help="sunrgbd: comma list of sensors to read "
-                                                   "(default: kv1,kv2,realsense,xtion).")] = None,
-    protocol: Annotated[str, typer.Option(help="sunrgbd: 'socket' makes the scene classes found for every selected "
-                                          "sensor task-relevant and packs the other classes as TI (SOCKET's split); "
-                                          "'none' packs every pair.")] = "none",
     ti_classes: Annotated[Optional[str], typer.Option(help="Classes to pack as TI (the others are TR): a comma list, "
                                                       "a file with one class a line, or a folder of class folders.")] = None,
     tr_classes: Annotated[Optional[str], typer.Option(help="Task-relevant classes (same forms as --ti-classes); TI "
@@ -47,13 +43,14 @@ def command(
                                                      "needs --protocol socket or --ti-classes.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Pack to write.")] = Path("ti.h5"),
     *,
+    declared: dict,
     shared: dict,
 ) -> None:
     """Check paired TI data and pack it (RGB + target, row i one pair) into one HDF5 file."""
     options = options_of(locals(), drop=NOT_RECORDED)
     result = run_prepare_ti(out=out, source=source, target=target, pairs=pairs, source_list=source_list,
                             target_list=target_list, format_name=format_name, root=root, modality=modality,
-                            sensors=sensors, protocol=protocol, ti_classes=ti_classes, tr_classes=tr_classes,
+                            format_options=declared, ti_classes=ti_classes, tr_classes=tr_classes,
                             tr_lists=tr_lists, cli_options=options, **packing(shared))
     if shared["json_output"]:
         emit({"pack": str(result.pack), "pairs": result.pairs, "classes": result.classes, "skipped": result.skipped,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from xmt.data.modalities import TARGET_MODALITIES
 from xmt.data.packs.writer import write_pack
-from xmt.data.sets.adapters import FORMATS, PROTOCOLS, AdapterOptions, Found, find_pairs  # FORMATS: for the CLI's help
+from xmt.data.sets.adapters import (FORMATS, AdapterOptions, Found, find_pairs,  # FORMATS: for the CLI's help
+                                    format_option_classes, own_options)  # noqa: F401 (the CLI's options)
 from xmt.data.sets.class_split import choose_ti, read_class_list
 from xmt.data.sets.pairing import pair_folders, read_aligned_lists, read_pair_list
 from xmt.data.sets.tr_lists import write_tr_lists
@@ -31,13 +32,15 @@ class TiOutputs:
 
 def run_prepare_ti(*, out: Path, source: Path | None = None, target: Path | None = None, pairs: Path | None = None,
                    source_list: Path | None = None, target_list: Path | None = None, format_name: str | None = None,
-                   root: Path | None = None, modality: str | None = None, sensors: str | None = None,
-                   protocol: str = "none", ti_classes: str | None = None, tr_classes: str | None = None,
+                   root: Path | None = None, modality: str | None = None, format_options: dict | None = None,
+                   ti_classes: str | None = None, tr_classes: str | None = None,
                    tr_lists: Path | None = None, size: int = 64, depth_scale_mm: float | None = None,
                    compression: str = "lzf", skip_bad: bool = False, workers: int = 0, force: bool = False,
                    cli_options: dict | None = None) -> TiOutputs:
-    """Pair the one input given, set the TR classes apart (writing their lists into `tr_lists`), pack the rest."""
-    _check_options(source or target, pairs, source_list or target_list, format_name, modality, protocol)
+    """Pair the one input given, set the TR classes apart (writing their lists into `tr_lists`), pack the rest.
+    `format_options`: the formats' own options (sunrgbd's sensors and protocol), of which --format's are used."""
+    _check_options(source or target, pairs, source_list or target_list, format_name, modality)
+    own = own_options(format_name, format_options or {})  # another format's options are refused here
     source, target, pairs, source_list, target_list, root = (
         None if p is None else p.absolute() for p in (source, target, pairs, source_list, target_list, root))
     outputs = [Output(out, pack_of("images")), tr_lists and Output(tr_lists, TR_LISTS_FOLDER)]
@@ -46,11 +49,9 @@ def run_prepare_ti(*, out: Path, source: Path | None = None, target: Path | None
     with claim_outputs(outputs, inputs=inputs, force=force) as claim:
         problems = Problems()
         if source_list or target_list:
-            found, base = _find_lists(source_list, target_list, root, modality, sensors or protocol != "none",
-                                      depth_scale_mm, problems)
+            found, base = _find_lists(source_list, target_list, root, modality, depth_scale_mm, problems)
         else:
-            found, base = _find(source, target, pairs, format_name, root, modality, sensors, protocol,
-                                depth_scale_mm, problems)
+            found, base = _find(source, target, pairs, format_name, root, modality, own, depth_scale_mm, problems)
         ti, tr = _split(found, ti_classes, tr_classes, tr_lists is not None, base, problems)
         lists = write_tr_lists(tr, claim.temporary(tr_lists), problems, workers) if tr_lists is not None else {}
         provenance = {"format": format_name or ("pair-list" if pairs else "lists" if source_list else "folders"),
@@ -63,8 +64,8 @@ def run_prepare_ti(*, out: Path, source: Path | None = None, target: Path | None
     return TiOutputs(out, result.count, ti.classes, len(result.problems), lists)
 
 
-def _check_options(folders, pairs, lists, format_name, modality, protocol) -> None:
-    """One input, and a known modality and protocol, before anything is read."""
+def _check_options(folders, pairs, lists, format_name, modality) -> None:
+    """One input, and a known modality, before anything is read."""
     given = [name for name, value in (("--source/--target", folders), ("--pairs", pairs),
                                       ("--source-list/--target-list", lists), ("--format", format_name)) if value]
     if len(given) != 1:
@@ -73,8 +74,6 @@ def _check_options(folders, pairs, lists, format_name, modality, protocol) -> No
                         + (f" (got {' and '.join(given)})" if given else ""))
     if modality is not None and modality not in TARGET_MODALITIES:
         raise UserError(f"--modality {modality!r}: expected one of {', '.join(TARGET_MODALITIES)}")
-    if protocol not in PROTOCOLS:
-        raise UserError(f"--protocol {protocol!r}: expected one of {', '.join(PROTOCOLS)}")
 
 
 def _split(found: Found, ti_classes, tr_classes, writes_tr_lists: bool, base: Path, problems: Problems):
@@ -92,16 +91,13 @@ def _split(found: Found, ti_classes, tr_classes, writes_tr_lists: bool, base: Pa
     return ti, tr
 
 
-def _find(source, target, pairs, format_name, root, modality, sensors, protocol, depth_scale,
+def _find(source, target, pairs, format_name, root, modality, own, depth_scale,
           problems: Problems) -> tuple[Found, Path]:
     """The pairs of whichever input was given, and the root their paths are relative to."""
     if format_name is not None:
         if root is None:
             raise UserError(f"--format {format_name} needs --root (the data set's folder or file)")
-        options = AdapterOptions(modality, depth_scale, sensors and [s.strip() for s in sensors.split(",")], protocol)
-        return find_pairs(format_name, root, options, problems), root
-    if sensors is not None or protocol != "none":
-        raise UserError("--sensors and --protocol apply to --format sunrgbd only")
+        return find_pairs(format_name, root, AdapterOptions(modality, depth_scale, own), problems), root
     if modality is None:
         raise UserError("--modality is required with --source/--target or --pairs (depth, nir or thermal)")
     if pairs is not None:
@@ -115,11 +111,8 @@ def _find(source, target, pairs, format_name, root, modality, sensors, protocol,
         Path(os.path.commonpath([source, target]))
 
 
-def _find_lists(source_list, target_list, root, modality, sunrgbd_options, depth_scale,
-                problems: Problems) -> tuple[Found, Path]:
+def _find_lists(source_list, target_list, root, modality, depth_scale, problems: Problems) -> tuple[Found, Path]:
     """SOCKET's two aligned TI lists, and the root their paths are relative to."""
-    if sunrgbd_options:
-        raise UserError("--sensors and --protocol apply to --format sunrgbd only")
     if source_list is None or target_list is None:
         raise UserError("SOCKET's TI lists need both --source-list (RGB) and --target-list")
     if modality is None:

@@ -16,7 +16,9 @@ classes, pooled over the sensors, are the TI data.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -25,8 +27,20 @@ from xmt.data.sets.image_set import ImageSet
 from xmt.data.sets.pairing import pairs_from_rows
 from xmt.data.validation import Problems
 from xmt.errors import UserError
+from xmt.settings import setting
 
 SENSORS = ("kv1", "kv2", "realsense", "xtion")
+PROTOCOLS = ("none", "socket")
+
+
+@dataclass
+class SunrgbdOptions:
+    """prepare-ti's options for --format sunrgbd."""
+
+    sensors: Optional[str] = setting(None, f"sunrgbd: comma list of sensors to read (default: {','.join(SENSORS)}).")
+    protocol: str = setting("none", "sunrgbd: 'socket' makes the scene classes found for every selected sensor "
+                            "task-relevant and packs the other classes as TI (SOCKET's split); 'none' packs every "
+                            "pair.", choices=PROTOCOLS)
 
 
 def decode_depth(raw: np.ndarray) -> np.ndarray:
@@ -60,7 +74,8 @@ def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
         raise UserError("--depth-scale does not apply to --format sunrgbd: its depth is decoded to millimetres")
     if (root / "SUNRGBD").is_dir():
         root = root / "SUNRGBD"
-    sensors = options.sensors or list(SENSORS)
+    own = options.own or SunrgbdOptions()
+    sensors = [s.strip() for s in own.sensors.split(",")] if own.sensors else list(SENSORS)
     unknown = [s for s in sensors if s not in SENSORS]
     if unknown:
         raise UserError(f"unknown sensor(s) {', '.join(unknown)}; SUN RGB-D has {', '.join(SENSORS)}")
@@ -78,9 +93,12 @@ def find(root: Path, options: AdapterOptions, problems: Problems) -> Found:
             if scene is not None and images is not None:
                 rgb.append(images[0]), depth.append(images[1]), scenes.append(scene), groups.append(sensor)
     pairs = pairs_from_rows(rgb, depth, scenes, _make_set(root), "depth", groups)
-    if options.protocol != "socket":
+    if own.protocol != "socket":
         return Found(pairs)
     return Found(pairs, protocol_tr=sorted(set.intersection(*scenes_of_sensor.values())))
+
+
+find.options = SunrgbdOptions
 
 
 def _frames(sensor_dir: Path) -> list[Path]:
