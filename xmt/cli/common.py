@@ -20,6 +20,7 @@ from xmt.engine.console import set_quiet
 from xmt.engine.device import resolve_device
 from xmt.engine.distributed import init_from_launcher, is_main
 from xmt.errors import UserError
+from xmt.stages.inputs import DEPTH_RANGE_M
 
 
 DeviceOption = Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")]
@@ -58,7 +59,8 @@ def shared_option(name: str, annotation, default) -> inspect.Parameter:
 
 # the options of the stages that train on target images (bridge, transfer): with_settings(..., shared=...)
 TARGET_TRAINING = (
-    shared_option("depth_near", DepthNearOption, 0.0), shared_option("depth_far", DepthFarOption, 10.0),
+    shared_option("depth_near", DepthNearOption, DEPTH_RANGE_M[0]),
+    shared_option("depth_far", DepthFarOption, DEPTH_RANGE_M[1]),
     shared_option("depth_scale", DepthScaleOption, None), shared_option("seed", SeedOption, 0),
     shared_option("device", DeviceOption, "auto"), shared_option("precision", PrecisionOption, "fp32"),
     shared_option("workers", WorkersOption, 0), shared_option("force", ForceOption, False),

@@ -44,13 +44,17 @@ CHANNEL_MODES = ("replicate", "colormap")
 MIN_VALID_WEIGHT = 0.5
 
 
+# metres: the range depth is scaled over, unless --depth-near/--depth-far say otherwise (the one default)
+DEPTH_RANGE_M = (0.0, 10.0)
+
+
 @dataclass(frozen=True)
 class EncodingRecipe:
     modality: str
     size: int = 64
     bit_depth: int = 8
     resize: str = "shorter-side-centre-crop"
-    depth_range_m: tuple[float, float] = (0.0, 10.0)
+    depth_range_m: tuple[float, float] = DEPTH_RANGE_M
     channels: str = "rgb"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -62,7 +66,7 @@ class EncodingRecipe:
         size: int = 64,
         bit_depth: int | None = None,
         channels: str = "replicate",
-        depth_range_m: tuple[float, float] = (0.0, 10.0),
+        depth_range_m: tuple[float, float] = DEPTH_RANGE_M,
     ) -> "EncodingRecipe":
         check_modality(modality)
         if modality == "rgb":

@@ -19,8 +19,8 @@ from xmt.errors import UserError
 from xmt.methods.tgmb import BridgeConfig, BridgeData, train_bridge
 from xmt.artifacts import load_model, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
-from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
-                               open_ti_pack, target_recipe)
+from xmt.stages.inputs import (DEPTH_RANGE_M, check_source_classes, check_target_modality, check_ti_classes,
+                               open_target_images, open_ti_pack, target_recipe)
 from xmt.stages.translate import write_translations
 
 PREVIEW_ROWS = 8
@@ -60,7 +60,7 @@ def _save_epoch_translators(folder: Path, result, target_recipe, source_recipe, 
 
 
 def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, out: Path, config: BridgeConfig,
-               device: torch.device, depth_range_m=(0.0, 10.0), depth_scale_mm: float | None = None,
+               device: torch.device, depth_range_m=DEPTH_RANGE_M, depth_scale_mm: float | None = None,
                workers: int = 0, force: bool = False, cli_options: dict | None = None,
                root: Path | None = None, resume: bool = False, stream: bool = False) -> BridgeOutputs:
     check_target_modality(target)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xmt.data.encoding import EncodingRecipe
+from xmt.data.encoding import DEPTH_RANGE_M, EncodingRecipe  # noqa: F401 (DEPTH_RANGE_M: for the CLI)
 from xmt.data.modalities import TARGET_MODALITIES
 from xmt.data.packs.reader import PackImageSet, read_pack_header
 from xmt.data.sets.image_set import ImageSet

@@ -22,8 +22,8 @@ from xmt.methods.objective import METHODS, create_objective  # noqa: F401 (METHO
 from xmt.artifacts import LoadedModel, load_model, save_model
 from xmt.stages.teacher_guard import check_guardable, guard_teacher
 from xmt.stages.translations import check_translations
-from xmt.stages.inputs import (check_source_classes, check_target_modality, check_ti_classes, open_target_images,
-                               open_ti_pack, target_recipe)
+from xmt.stages.inputs import (DEPTH_RANGE_M, check_source_classes, check_target_modality, check_ti_classes,
+                               open_target_images, open_ti_pack, target_recipe)
 
 STATISTICS_SAMPLE = 1024  # TR images whose mean/std normalise the target recipe (label-free)
 
@@ -57,7 +57,7 @@ def _ti_inputs(ti: Path | None, target: str, source: LoadedModel, recipe: Encodi
 def run_transfer(*, method: str, source_model: Path, target_data: Path, target: str, out: Path,
                  translated: Path | None, ti: Path | None, config: AdaptConfig, method_settings: dict | None = None,
                  guard_with: list[Path] = (),
-                 device: torch.device, channels: str = "replicate", depth_range_m=(0.0, 10.0),
+                 device: torch.device, channels: str = "replicate", depth_range_m=DEPTH_RANGE_M,
                  depth_scale_mm: float | None = None, workers: int = 0, force: bool = False,
                  cli_options: dict | None = None, root: Path | None = None, resume: bool = False,
                  stream: bool = False) -> TransferOutputs:
