@@ -36,6 +36,11 @@ def last_round(path: Path, key: str) -> float | None:
     return found[-1].get(key) if found else None
 
 
+def agreement(path: Path) -> float | None:
+    value = last_round(path, "val_source_agreement")
+    return None if value is None else 100 * value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path)
@@ -55,12 +60,14 @@ def main() -> None:
     print(f"TI-scaling study, made by `{args.command}` (development seeds {', '.join(seeds)}; mean ± sd over seeds, "
           "TGKT - SOCKET as the mean paired difference with its 95% t-interval). Teacher: the source model on the "
           "bridge's translations of the TR images (scored with their labels, which no method reads); test: on its "
-          "translations of the held-out test images; PSNR: the held-out TI pairs, last round.\n")
+          "translations of the held-out test images; PSNR and agreement: the held-out TI pairs, last round, no "
+          "label read (agreement: how often the source model reads a translation as it reads the real RGB, a "
+          "label-free estimate of how well the bridge keeps what the source model sees).\n")
     for task in tasks:
         print(f"### {task}\n")
-        print("| bridge | TI pairs | teacher on TR (%) | test translations (%) | held-out TI PSNR (dB) | SOCKET (%) "
-              "| TGKT (%) | TGKT - SOCKET |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| bridge | TI pairs | teacher on TR (%) | test translations (%) | held-out TI PSNR (dB) "
+              "| held-out TI agreement (%) | SOCKET (%) | TGKT (%) | TGKT - SOCKET |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for bridge in bridges:
             for count in counts:
                 runs = [at(task, seed, count) for seed in seeds]
@@ -71,6 +78,7 @@ def main() -> None:
                       f"{cell([score(r / 'scores' / f'teacher-{bridge}.json') for r in runs])} | "
                       f"{cell([score(r / 'scores' / f'bridge-{bridge}.json') for r in runs])} | "
                       f"{cell([last_round(r / 'scores' / f'rounds-{bridge}.json', 'val_psnr') for r in runs])} | "
+                      f"{cell([agreement(r / 'scores' / f'rounds-{bridge}.json') for r in runs])} | "
                       f"{cell(socket)} | {cell(tgkt)} | {interval(gain)} |")
         print()
         print_budget(task, bridges, counts, seeds, at)

@@ -221,7 +221,8 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
         write_metrics(run / "scores" / "teacher-unet.json", teacher)
         (run / "scores" / "rounds-unet.json").write_text(json.dumps(
             {"epochs": [{"epoch": 1, "step": 100, "val_psnr": 15.0, "test_accuracy": 0.1},
-                        {"epoch": 2, "step": 200, "val_psnr": 17.0, "test_accuracy": 0.2 + float(seed) - 100}]}))
+                        {"epoch": 2, "step": 200, "val_psnr": 17.0, "val_source_agreement": 0.25,
+                         "test_accuracy": 0.2 + float(seed) - 100}]}))
     out = subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
                           "--seeds", "100 101", "--counts", "60", "--bridges", "unet"], capture_output=True, text=True,
                          check=True).stdout
@@ -229,7 +230,8 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == f"25.0 ± {statistics.stdev([30.0, 20.0]):.1f}"  # the teacher
     assert cells[4] == "17.0 ± 0.0"  # the last round's held-out PSNR
-    assert cells[7].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
+    assert cells[5] == "25.0 ± 0.0"  # and agreement
+    assert cells[8].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
     steps = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and line != row)
     assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0 ± 0.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
 
