@@ -64,10 +64,14 @@ def accuracy(path: Path) -> float | None:
     return 100 * json.loads(path.read_text())["accuracy"] if path.exists() else None
 
 
-def last_epoch(path: Path) -> dict | None:
-    """The last line of a bridge.jsonl: the held-out TI figures of the bridge as saved."""
-    lines = path.read_text().splitlines() if path.exists() else []
-    return json.loads(lines[-1]) if lines else None
+def last_epoch(run: Path, bridge: str) -> dict | None:
+    """The last line of a bridge's bridge.jsonl (the held-out TI figures of the bridge as saved), or the copy
+    score_translations.py keeps in scores/bridge-<bridge>.json where the log itself is not at hand."""
+    log = run / f"bridge-{bridge}" / "bridge.jsonl"
+    lines = log.read_text().splitlines() if log.exists() else []
+    if lines:
+        return json.loads(lines[-1])
+    return (read_json(run / "scores" / f"bridge-{bridge}.json") or {}).get("bridge_last_epoch")
 
 
 def cell(values: list[float | None], digits: int = 1) -> str:
@@ -235,13 +239,13 @@ def main() -> None:
         out += ["", "Held-out TI pairs, last epoch (`bridge.jsonl`; no TR labels): PSNR of the translation against "
                 "the real RGB (dB; the identity baseline, the target image replicated, in the first row), and "
                 "agreement (%) between the source model's predictions on the translation and on the real RGB.", ""]
-        rows = [("identity (target replicated)", [cell([(last_epoch(r / "bridge-unet" / "bridge.jsonl") or {})
+        rows = [("identity (target replicated)", [cell([(last_epoch(r, "unet") or {})
                                                         .get("identity_val_psnr") for r in runs[t]]) + " dB"
                                                   for t in bridge_tasks])]
         for b in args.bridges.split():
             cells = []
             for t in bridge_tasks:
-                logs = [last_epoch(r / f"bridge-{b}" / "bridge.jsonl") for r in runs[t]]
+                logs = [last_epoch(r, b) for r in runs[t]]
                 psnr = cell([log["val_psnr"] if log else None for log in logs])
                 agree = cell([100 * log["val_source_agreement"] if log else None for log in logs])
                 cells.append(f"{psnr} dB / {agree}%")

@@ -13,6 +13,7 @@ import torch
 
 from example_files import write_json
 from xmt.data.packs.translated import read_translated_pack
+from xmt.engine.jsonlog import read_jsonl
 from xmt.losses import marginal_entropy, mean_entropy
 from xmt.metrics import classification_metrics
 
@@ -21,6 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pack", type=Path, help="a translated pack (bridge's translated.h5, or xmt translate's)")
     parser.add_argument("--out", type=Path, required=True, help="metrics as JSON")
+    parser.add_argument("--log", type=Path, help="the bridge's bridge.jsonl: its last record is kept beside the "
+                        "metrics (the log itself is not committed; the tables read its held-out figures from here)")
     args = parser.parse_args()
     pack = read_translated_pack(args.pack)
     if (pack.labels < 0).any():
@@ -29,6 +32,9 @@ def main() -> None:
     probs = torch.from_numpy(pack.probs)
     metrics.update(data=str(args.pack), mean_entropy=mean_entropy(probs).item(),
                    marginal_entropy=marginal_entropy(probs).item())
+    if args.log is not None:
+        records = [r for r in read_jsonl(args.log) if "epoch" in r]
+        metrics["bridge_last_epoch"] = records[-1] if records else None
     write_json(args.out, metrics)
 
 

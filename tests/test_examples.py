@@ -247,3 +247,16 @@ def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, patter
     assert rows["original"]["accuracy"] == pytest.approx(json.loads(evaluated.stdout)["accuracy"])
     assert rows["original"]["psnr"] is None and rows["blur 4"]["psnr"] < rows["blur 0.5"]["psnr"]
     assert rows["image mean colour"]["accuracy"] <= rows["original"]["accuracy"]
+
+
+def test_the_bridge_table_reads_held_out_figures_from_the_committed_scores_when_the_log_is_gone(tmp_path):
+    run = tmp_path / "nir" / "seed0"
+    write_metrics(run / "metrics" / "source-only.json", 0.1)
+    last = {"epoch": 20, "val_psnr": 16.5, "val_source_agreement": 0.25, "identity_val_psnr": 11.0}
+    (run / "scores").mkdir()
+    (run / "scores" / "bridge-unet.json").write_text(json.dumps({"accuracy": 0.12, "bridge_last_epoch": last}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0", "--methods", "source-only", "--bridges", "unet"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "| identity (target replicated) | 11.0 dB |" in out
+    assert "16.5 dB / 25.0%" in out
