@@ -99,12 +99,18 @@ def _torchvision_classifier(arch: str) -> nn.Module:
     return trunk
 
 
-def _timm_model(model: str) -> nn.Module:
-    """A timm model by name without its classifier (timm's num_classes=0: pooled pre-logit features)."""
+def timm_package():
+    """timm, an optional extra: refused with the install hint where it is absent."""
     try:
         import timm
     except ImportError:
         raise UserError("timm models need the timm package: pip install 'xmt[timm]'")
+    return timm
+
+
+def _timm_model(model: str) -> nn.Module:
+    """A timm model by name without its classifier (timm's num_classes=0: pooled pre-logit features)."""
+    timm = timm_package()
     try:
         net = timm.create_model(model, pretrained=False, num_classes=0)
     except RuntimeError as exc:  # timm's "Unknown model"

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from xmt.errors import UserError
-from xmt.models.backbones import cut_last_linear
+from xmt.models.backbones import cut_last_linear, timm_package
 from xmt.models.classifier import Classifier
 from xmt.models.pretrained import read_state_dict
 
@@ -214,10 +214,7 @@ def import_torchvision(arch: str, weights: Path) -> Imported:
 
 
 def import_timm(name: str, weights: Path) -> Imported:
-    try:
-        import timm
-    except ImportError:
-        raise UserError("importing a timm model needs the timm package: pip install 'xmt[timm]'")
+    timm = timm_package()
     state = read_state_dict(weights)
     try:
         probe = timm.create_model(name, pretrained=False)
