@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from xmt.agreement import agreement_rates, estimate_accuracies, rank_one_fit
+from xmt.agreement import agreement_rates, cohen_kappa, estimate_accuracies, rank_one_fit
 
 
 def _predictors(accuracies, k, n, seed=0):
@@ -57,3 +57,17 @@ def test_refuses_fewer_than_three_predictors_or_unequal_lengths():
         estimate_accuracies([np.zeros(3), np.zeros(3)], 10)
     with pytest.raises(ValueError, match="same"):
         estimate_accuracies([np.zeros(3), np.zeros(3), np.zeros(2)], 10)
+
+
+def test_cohen_kappa_corrects_the_agreement_for_what_the_label_histograms_give_by_chance():
+    a = np.array([0, 0, 0, 1, 1, 2])
+    b = np.array([0, 0, 1, 1, 2, 2])
+    # p_o = 4/6; p_e = (3*2 + 2*2 + 1*2) / 36 = 12/36
+    assert cohen_kappa(a, b, 3) == pytest.approx((4 / 6 - 1 / 3) / (1 - 1 / 3))
+    assert cohen_kappa(a, a, 3) == pytest.approx(1.0)
+    # both readings all one class agree everywhere, by chance alone
+    assert cohen_kappa(np.zeros(5, int), np.zeros(5, int), 3) == 0.0
+    # a reading piled on one class that agrees 80% of the time is worth nothing
+    assert cohen_kappa(np.zeros(10, int), np.array([0] * 8 + [1, 2]), 3) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        cohen_kappa(np.zeros(3, int), np.zeros(4, int), 3)

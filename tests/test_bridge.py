@@ -40,7 +40,7 @@ def test_bridge_lowers_heldout_reconstruction_well_below_replicating_the_target(
     assert last["val_rec"] < 0.5 * last["identity_val_rec"]
     assert last["val_psnr"] > last["identity_val_psnr"] + 3
     assert last["val_rec"] < log[0]["val_rec"]
-    for key in ("tr_mean_entropy", "tr_marginal_entropy", "val_source_agreement", "im", "d", "g_adv"):
+    for key in ("tr_mean_entropy", "tr_marginal_entropy", "val_source_agreement", "val_source_kappa", "im", "d", "g_adv"):
         assert key in last
 
 
@@ -62,6 +62,14 @@ def test_translated_pack_has_one_entry_per_tr_image_in_order_with_provenance(tin
     assert meta["kind"] == "translator" and meta["modality"] == "depth"
     assert meta["provenance"]["inputs"]["source_model"]["sha256"] == sha256_file(tiny_source)
     assert "sha256" in meta["provenance"]["inputs"]["ti"]
+    # the kept (last) translator's held-out TI figures, for the teacher guard: the last round's, on 10% of the pairs
+    check = provenance["translator"]["holdout_check"]
+    assert check == meta["config"]["holdout_check"]
+    last = read_jsonl(tiny_bridge / "bridge.jsonl")[-1]
+    assert check["source_agreement"] == pytest.approx(last["val_source_agreement"])
+    assert check["source_kappa"] == pytest.approx(last["val_source_kappa"])
+    with h5py.File(meta["provenance"]["inputs"]["ti"]["path"]) as f:
+        assert check["pairs"] == round(0.1 * len(f["labels"]))
 
 
 def test_stored_probabilities_are_the_source_model_on_the_stored_images(tiny_bridge, tiny_source, capsys):
@@ -82,6 +90,9 @@ def test_translate_reproduces_the_bridge_translations_exactly(tiny_bridge, tiny_
     with h5py.File(tiny_bridge / "translated.h5") as a, h5py.File(out) as b:
         for key in ("images/rgb", "probs", "features", "labels", "paths/rgb"):
             np.testing.assert_array_equal(a[key][:], b[key][:])
+        # the translator's held-out figures travel with every pack it makes
+        made_by = [json.loads(f.attrs["provenance"])["inputs"]["translator"] for f in (a, b)]
+    assert made_by[0]["holdout_check"] == made_by[1]["holdout_check"] and made_by[1]["holdout_check"]["pairs"] > 0
 
 
 @pytest.mark.parametrize("translator, args", [("light", []), ("vq", ["base_channels=8", "embed_dim=16",

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from xmt.errors import UserError
-from xmt.methods.teacher import cluster_votes, guard_weight
+from xmt.methods.teacher import cluster_votes, guard_weight, holdout_teacher_accuracy
 from xmt.methods.tgkt import TgktObjective
 from xmt.pseudo_labels import PseudoLabels
 
@@ -37,6 +37,26 @@ def test_between_the_two_the_weight_is_the_estimated_lead_over_the_margin():
     assert decision.weight == pytest.approx(lead / 0.2)
     assert 0.0 < decision.weight < 1.0
     assert decision.record()["guard_weight"] == decision.weight
+
+
+def test_the_held_out_estimate_runs_from_chance_at_kappa_zero_to_the_source_accuracy_at_one():
+    assert holdout_teacher_accuracy(0.0, 0.9, 10) == pytest.approx(0.1)
+    assert holdout_teacher_accuracy(-0.3, 0.9, 10) == pytest.approx(0.1)  # worse than chance reads as chance
+    assert holdout_teacher_accuracy(1.0, 0.9, 10) == pytest.approx(0.9)
+    assert holdout_teacher_accuracy(0.5, 0.9, 10) == pytest.approx(0.1 + 0.5 * 0.8)
+    assert holdout_teacher_accuracy(0.5, 0.9, 4) == pytest.approx(0.25 + 0.5 * 0.65)
+
+
+def test_with_a_held_out_estimate_the_guard_takes_the_lower_of_the_two():
+    # mistakes shared with the others inflate the agreement estimate; a held-out estimate at chance wins
+    teacher, *others = _predictors((0.8, 0.5, 0.4), seed=3)
+    low = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.1)
+    assert low.weight == 0.0 and low.teacher_accuracy == 0.1
+    assert low.teacher_accuracy_agreement == pytest.approx(0.8, abs=0.03)
+    assert low.record()["guard_teacher_accuracy_holdout"] == 0.1
+    high = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.95)
+    assert high.teacher_accuracy == high.teacher_accuracy_agreement and high.weight == 1.0
+    assert guard_weight(teacher, others, 10, margin=0.1).teacher_accuracy_holdout is None
 
 
 def test_the_guard_needs_two_other_predictors_and_a_positive_margin():

@@ -11,12 +11,13 @@ import torch
 
 from helpers import EXAMPLES, TINY_SIZE, run_cli
 from xmt.data.batches import load_native, open_native
+from xmt.data.packs.reader import read_pack_header
 from xmt.data.packs.translated import read_translated_pack
 from xmt.data.sets.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
 from xmt.methods.adapt import AdaptConfig, AdaptData, adapt
 from xmt.methods.inference import predict
-from xmt.methods.teacher import guard_weight
+from xmt.methods.teacher import guard_weight, holdout_teacher_accuracy
 from xmt.methods.shot import ShotObjective
 from xmt.artifacts import load_model, save_model
 from xmt.stages.inputs import target_recipe
@@ -311,7 +312,15 @@ def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, 
     teacher = read_translated_pack(tiny_bridge / "translated.h5").probs.argmax(1)
     source = load_model(tiny_source)
     tr_set = open_image_set(adapt_data, "depth")
-    expected = guard_weight(teacher, [_labels(p, tr_set) for p in others], len(source.classes), 0.1)
+    # the bridge recorded its held-out TI figures in the pack; with the source model's validation accuracy they
+    # give the teacher's second estimate, and the guard takes the lower one
+    check = read_pack_header(tiny_bridge / "translated.h5")["provenance"]["inputs"]["translator"]["holdout_check"]
+    assert check["pairs"] > 0 and -1.0 <= check["source_kappa"] <= 1.0
+    held_out = holdout_teacher_accuracy(check["source_kappa"], source.meta["val_accuracy"], len(source.classes))
+    expected = guard_weight(teacher, [_labels(p, tr_set) for p in others], len(source.classes), 0.1, held_out)
+    assert guard["guard_teacher_accuracy_holdout"] == pytest.approx(held_out)
+    assert guard["guard_teacher_accuracy"] == pytest.approx(min(held_out, guard["guard_teacher_accuracy_agreement"]))
+    assert "held-out TI pairs" in err
     assert guard["guard_weight"] == pytest.approx(expected.weight)
     assert guard["guard_teacher_accuracy"] == pytest.approx(expected.teacher_accuracy)
     assert config["objective"]["beta_kl"] == pytest.approx(2.0 * expected.weight)

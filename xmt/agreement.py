@@ -62,3 +62,14 @@ def estimate_accuracies(predictions: list[np.ndarray], num_classes: int) -> Agre
     r = agreement_rates(predictions)
     u = np.clip(rank_one_fit((k * r - 1) / (k - 1)), 0.0, 1.0)
     return AgreementEstimate([float(((k - 1) * ui + 1) / k) for ui in u], r)
+
+
+def cohen_kappa(a: np.ndarray, b: np.ndarray, num_classes: int) -> float:
+    """Cohen's chance-corrected agreement of two labellings (N,) of the same images: (p_o - p_e) / (1 - p_e),
+    p_e the agreement expected from the two label histograms alone; 0 when p_e is 1 (both all one class)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 1 or not len(a):
+        raise ValueError("need two labellings of the same, non-empty set of images")
+    observed = float(np.mean(a == b))
+    expected = float(np.dot(np.bincount(a, minlength=num_classes), np.bincount(b, minlength=num_classes))) / len(a) ** 2
+    return 0.0 if expected >= 1.0 else (observed - expected) / (1.0 - expected)

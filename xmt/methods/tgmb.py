@@ -27,6 +27,7 @@ import torch
 
 from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
                               to_device_batches)
+from xmt.agreement import cohen_kappa
 from xmt.data.encoding import EncodingRecipe
 from xmt.engine.loop import Procedure, Trainer
 from xmt.engine.run_state import RunState
@@ -72,6 +73,9 @@ class BridgeResult:
     config: dict
     log: list[dict]
     holdout: np.ndarray  # TI rows held out for monitoring and the preview
+    # the kept translator on the held-out TI pairs: how much of the source model's reading of the real RGB
+    # its translations keep ({"pairs", "source_agreement", "source_kappa"}; empty with no pair held out)
+    holdout_check: dict = field(default_factory=dict)
     epoch_translators: list[dict] = field(default_factory=list)  # with save_epochs: each epoch's weights
 
 
@@ -286,7 +290,7 @@ class Bridge(Procedure):
             record["val_rec"] = reconstruction_mse(self.normalise(fake), self.normalise(real)).item()
             record["val_psnr"] = psnr(mse01)
             (fake_probs, fake_maps), (real_probs, real_maps) = self.source_outputs(fake), self.source_outputs(real)
-            record["val_source_agreement"] = (fake_probs.argmax(1) == real_probs.argmax(1)).float().mean().item()
+            record.update(self.source_readings_kept(fake_probs, real_probs))
             record["val_kl"] = kl_distillation(real_probs, fake_probs.clamp_min(1e-12).log()).item()
             record["val_perc"] = perceptual_distance(fake_maps, real_maps).item() if fake_maps else 0.0
         probs = self.source_outputs(self.translate_unit(self.data.tr_target, tr_sample), with_maps=False)[0]
@@ -294,6 +298,24 @@ class Bridge(Procedure):
         record["tr_marginal_entropy"] = marginal_entropy(probs).item()
         record.update({f"t_{k}": v for k, v in self.translator.stats().items()})
         return record
+
+    def source_readings_kept(self, fake_probs: torch.Tensor, real_probs: torch.Tensor) -> dict:
+        """How often the source model reads a held-out translation as it reads the real RGB, raw and corrected
+        for chance (Cohen's kappa): label-free, and what the teacher's accuracy on TR rests on."""
+        fake, real = fake_probs.argmax(1).cpu().numpy(), real_probs.argmax(1).cpu().numpy()
+        return {"val_source_agreement": float((fake == real).mean()),
+                "val_source_kappa": cohen_kappa(fake, real, fake_probs.shape[1])}
+
+    @torch.no_grad()
+    def holdout_check(self) -> dict:
+        """The translator as it stands on every held-out TI pair (what `transfer --guard-with` reads)."""
+        if not len(self.holdout):
+            return {}
+        fake_probs = self.source_outputs(self.translate_unit(self.data.ti_target, self.holdout), with_maps=False)[0]
+        real_probs = self.source_outputs(self.rgb_unit(self.holdout), with_maps=False)[0]
+        kept = self.source_readings_kept(fake_probs, real_probs)
+        return {"pairs": len(self.holdout), "source_agreement": kept["val_source_agreement"],
+                "source_kappa": kept["val_source_kappa"]}
 
     @torch.no_grad()
     def identity_baseline(self, holdout: torch.Tensor) -> dict:
@@ -316,4 +338,5 @@ def train_bridge(source: Classifier, data: BridgeData, config: BridgeConfig, dev
     bridge = Bridge(source, data, config, device, trainer.generator)
     fitted = trainer.fit(bridge)
     bridge.translator.eval()
-    return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows, bridge.epoch_translators)
+    return BridgeResult(bridge.translator, asdict(config), fitted.log, bridge.holdout_rows, bridge.holdout_check(),
+                        bridge.epoch_translators)

@@ -21,7 +21,7 @@ from xmt.artifacts import load_model, save_translator
 from xmt.preview import save_grid, to_rgb_uint8
 from xmt.stages.inputs import (DEPTH_RANGE_M, check_source_classes, check_target_modality, check_ti_classes,
                                open_target_images, open_ti_pack, target_recipe)
-from xmt.stages.translate import write_translations
+from xmt.stages.translate import HOLDOUT_CHECK, write_translations
 
 PREVIEW_ROWS = 8
 
@@ -94,10 +94,13 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
         tmp.mkdir()
         translator_file = save_translator(tmp / "translator.safetensors", result.translator, target_recipe=recipe,
                                           source_recipe=source.recipe,
-                                          config={**result.config, "cli": cli_options or {}}, provenance=provenance)
+                                          config={**result.config, "cli": cli_options or {},
+                                                  HOLDOUT_CHECK: result.holdout_check},
+                                          provenance=provenance)
         _save_epoch_translators(tmp / "epochs", result, recipe, source.recipe, provenance)
         # the translations name the translator file by where it will live once renamed, and by its hash
-        made_by = {"path": str(out / "translator.safetensors"), "sha256": sha256_file(translator_file)}
+        made_by = {"path": str(out / "translator.safetensors"), "sha256": sha256_file(translator_file),
+                   HOLDOUT_CHECK: result.holdout_check}
         write_translations(tmp / "translated.h5", result.translator, recipe, made_by, source, tr_set, data.tr_target,
                            device)
         _preview(tmp / "preview.png", result.translator, data, result.holdout, device)

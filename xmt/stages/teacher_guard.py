@@ -15,15 +15,17 @@ import torch
 
 from xmt.data.batches import NativeImages, open_native
 from xmt.data.encoding import EncodingRecipe
+from xmt.data.packs.reader import read_pack_header
 from xmt.data.sets.image_set import ImageSet
 from xmt.engine.console import info, warn
 from xmt.engine.formats import sniff
 from xmt.engine.hashing import sha256_file
 from xmt.errors import UserError
 from xmt.methods.inference import predict
-from xmt.methods.teacher import GuardDecision, guard_weight
+from xmt.methods.teacher import GuardDecision, guard_weight, holdout_teacher_accuracy
 from xmt.methods.objective import Objective, applies_only_to, methods_declaring
 from xmt.artifacts import LoadedModel, load_model
+from xmt.stages.translate import HOLDOUT_CHECK
 from xmt.stages.translations import check_translations
 
 
@@ -74,17 +76,47 @@ def check_guardable(objective: Objective | None) -> None:
                         f"{objective.translations_off} switches off")
 
 
-def guard_teacher(paths: list[Path], objective: Objective, teacher: torch.Tensor, source: LoadedModel,
-                  tr_set: ImageSet, native: NativeImages, recipe: EncodingRecipe, device: torch.device,
-                  workers: int = 0) -> tuple[Objective, GuardDecision, list[dict]]:
-    """The objective with its distillation of the teacher scaled by the guard's weight, the decision, and the
-    guard inputs' provenance."""
+def source_accuracy(source: LoadedModel) -> tuple[float, str]:
+    """The source model's accuracy on RGB as its checkpoint records it (train-source's validation split, or
+    import-source --check), and where it came from; 1.0, an upper bound, when it records none."""
+    imported_check = (source.meta.get("imported") or {}).get("check") or {}
+    for value, origin in ((source.meta.get("val_accuracy"), "its validation split"),
+                          (imported_check.get("accuracy"), "import-source --check")):
+        if value is not None:
+            return float(value), origin
+    return 1.0, "none recorded: 100% assumed"
+
+
+def holdout_estimate(translated: Path, source: LoadedModel) -> float | None:
+    """The teacher's accuracy estimated from its translator's held-out TI pairs, as the translated pack records
+    them (None for a pack whose bridge held none out, or one made before they were recorded)."""
+    made_by = read_pack_header(translated)["provenance"].get("inputs", {}).get("translator", {})
+    check = made_by.get(HOLDOUT_CHECK) or {}
+    if "source_kappa" not in check:
+        warn(f"{translated}: no held-out TI figures recorded (its bridge held no TI pair out, or predates them): "
+             "the guard estimates the teacher from agreement alone, which over-estimates a teacher that shares "
+             "mistakes with the other predictors")
+        return None
+    accuracy, origin = source_accuracy(source)
+    estimate = holdout_teacher_accuracy(check["source_kappa"], accuracy, len(source.classes))
+    info(f"teacher guard: on {check['pairs']} held-out TI pairs the translations keep the source model's reading "
+         f"of the RGB {check['source_agreement']:.1%} of the time (kappa {check['source_kappa']:.2f}); with the "
+         f"source model's RGB accuracy {accuracy:.1%} ({origin}) the teacher is estimated at {estimate:.1%}")
+    return estimate
+
+
+def guard_teacher(paths: list[Path], objective: Objective, teacher: torch.Tensor, translated: Path,
+                  source: LoadedModel, tr_set: ImageSet, native: NativeImages, recipe: EncodingRecipe,
+                  device: torch.device, workers: int = 0) -> tuple[Objective, GuardDecision, list[dict]]:
+    """The objective with its distillation of the teacher (`translated`'s probabilities) scaled by the guard's
+    weight, the decision, and the guard inputs' provenance."""
     if len(paths) < 2:
         raise UserError(f"--guard-with needs at least two other predictors (got {len(paths)}): with the teacher, "
                         "three are the fewest whose agreements separate each one's accuracy")
     check_guardable(objective)
     others = guard_predictions(paths, source, tr_set, native, recipe, device, workers)
-    decision = guard_weight(teacher.argmax(1).numpy(), others, len(source.classes), objective.guard_margin)
+    decision = guard_weight(teacher.argmax(1).numpy(), others, len(source.classes), objective.guard_margin,
+                            holdout_estimate(translated, source))
     info(f"teacher guard: estimated accuracy of the teacher {decision.teacher_accuracy:.1%}, of the others "
          f"{', '.join(f'{a:.1%}' for a in decision.other_accuracies)}: L_KL weight x{decision.weight:.2f}")
     provenance = [{"path": str(p), "sha256": sha256_file(p)} for p in paths]

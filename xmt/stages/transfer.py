@@ -100,7 +100,8 @@ def run_transfer(*, method: str, source_model: Path, target_data: Path, target: 
         guard = None
         if guard_with:
             objective, guard, provenance["inputs"]["guard_with"] = guard_teacher(
-                guard_with, objective, data.teacher_probs, source, tr_set, native, recipe, device, workers)
+                guard_with, objective, data.teacher_probs, translated, source, tr_set, native, recipe, device,
+                workers)
         if objective is not None and objective.uses_ti:
             data.ti_target, data.ti_source_features, provenance["inputs"]["ti"] = _ti_inputs(
                 ti, target, source, recipe, device, workers, stream)

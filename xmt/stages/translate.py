@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from xmt.models.translators import Translator
 
 
+# the translator's held-out TI figures (methods/tgmb.py, holdout_check), carried from its checkpoint's config into
+# the provenance of every pack it translates, where the teacher guard reads them
+HOLDOUT_CHECK = "holdout_check"
+
+
 def write_translations(out: Path, translator: Translator, target_recipe: EncodingRecipe, made_by: dict,
                        source: LoadedModel, images: ImageSet, native: NativeImages, device: torch.device) -> Path:
     """Translate every image and write the translated pack (shared by bridge and translate); `made_by` names the
@@ -57,5 +62,6 @@ def _translate(translator_path: Path, source_model: Path, data: Path, tmp: Path,
     recipe = translator.target_recipe
     images = open_target_images(data, recipe.modality, recipe.size, depth_scale_mm, root)
     native = load_native(images, recipe, workers)
-    write_translations(tmp, translator.translator, recipe, {"path": str(translator.path), "sha256": translator.sha256},
-                       source, images, native, device)
+    made_by = {"path": str(translator.path), "sha256": translator.sha256,
+               HOLDOUT_CHECK: translator.meta.get("config", {}).get(HOLDOUT_CHECK, {})}
+    write_translations(tmp, translator.translator, recipe, made_by, source, images, native, device)
