@@ -20,18 +20,11 @@ import numpy as np
 import torch
 
 from example_files import write_json
-from xmt.agreement import estimate_accuracies
+from xmt.agreement import cohen_kappa, estimate_accuracies
 from xmt.artifacts import load_model
 from xmt.data.packs.translated import read_translated_pack
 from xmt.data.sets.readers import open_image_set
 from xmt.methods.evaluation import predict_labels
-
-
-def cohen_kappa(a: np.ndarray, b: np.ndarray, num_classes: int) -> float:
-    """(p_o - p_e) / (1 - p_e): agreement beyond what the two predictors' class frequencies give by chance."""
-    observed = float((a == b).mean())
-    chance = float(sum((a == k).mean() * (b == k).mean() for k in range(num_classes)))
-    return (observed - chance) / (1 - chance) if chance < 1 else 0.0
 
 
 def predicted_classes(path: Path, data: Path, modality: str, classes: list[str], paths: list[str]) -> np.ndarray:

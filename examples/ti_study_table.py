@@ -36,6 +36,13 @@ def last_round(path: Path, key: str) -> float | None:
     return found[-1].get(key) if found else None
 
 
+def estimated_teacher(path: Path) -> float | None:
+    """The teacher guard's label-free estimate of the teacher from the held-out TI pairs (score_translations.py)."""
+    record = read_json(path)
+    estimate = None if record is None else record.get("holdout_estimate")
+    return None if estimate is None else 100 * estimate["estimate"]
+
+
 def agreement(path: Path) -> float | None:
     value = last_round(path, "val_source_agreement")
     return None if value is None else 100 * value
@@ -62,12 +69,14 @@ def main() -> None:
           "bridge's translations of the TR images (scored with their labels, which no method reads); test: on its "
           "translations of the held-out test images; PSNR and agreement: the held-out TI pairs, last round, no "
           "label read (agreement: how often the source model reads a translation as it reads the real RGB, a "
-          "label-free estimate of how well the bridge keeps what the source model sees).\n")
+          "label-free estimate of how well the bridge keeps what the source model sees). Estimated: the teacher "
+          "guard's label-free estimate of the teacher from those pairs, 1/K + kappa x (the source model's RGB "
+          "validation accuracy - 1/K).\n")
     for task in tasks:
         print(f"### {task}\n")
-        print("| bridge | TI pairs | teacher on TR (%) | test translations (%) | held-out TI PSNR (dB) "
-              "| held-out TI agreement (%) | SOCKET (%) | TGKT (%) | TGKT - SOCKET |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| bridge | TI pairs | teacher on TR (%) | teacher, estimated (%) | test translations (%) "
+              "| held-out TI PSNR (dB) | held-out TI agreement (%) | SOCKET (%) | TGKT (%) | TGKT - SOCKET |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for bridge in bridges:
             for count in counts:
                 runs = [at(task, seed, count) for seed in seeds]
@@ -76,6 +85,7 @@ def main() -> None:
                 gain = [t - s if t is not None and s is not None else None for t, s in zip(tgkt, socket)]
                 print(f"| `{bridge}` | {count * TI_CLASSES} | "
                       f"{cell([score(r / 'scores' / f'teacher-{bridge}.json') for r in runs])} | "
+                      f"{cell([estimated_teacher(r / 'scores' / f'teacher-{bridge}.json') for r in runs])} | "
                       f"{cell([score(r / 'scores' / f'bridge-{bridge}.json') for r in runs])} | "
                       f"{cell([last_round(r / 'scores' / f'rounds-{bridge}.json', 'val_psnr') for r in runs])} | "
                       f"{cell([agreement(r / 'scores' / f'rounds-{bridge}.json') for r in runs])} | "

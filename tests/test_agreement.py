@@ -65,6 +65,9 @@ def test_cohen_kappa_corrects_the_agreement_for_what_the_label_histograms_give_b
     # p_o = 4/6; p_e = (3*2 + 2*2 + 1*2) / 36 = 12/36
     assert cohen_kappa(a, b, 3) == pytest.approx((4 / 6 - 1 / 3) / (1 - 1 / 3))
     assert cohen_kappa(a, a, 3) == pytest.approx(1.0)
+    # p_o = 3/4; p_e = 3/4 * 1/2 + 1/4 * 1/2 = 1/2
+    assert cohen_kappa(np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1]), 2) == pytest.approx(0.5)
+    assert cohen_kappa(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2) == pytest.approx(0.0)
     # both readings all one class agree everywhere, by chance alone
     assert cohen_kappa(np.zeros(5, int), np.zeros(5, int), 3) == 0.0
     # a reading piled on one class that agrees 80% of the time is worth nothing

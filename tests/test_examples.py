@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import EXAMPLES
+from xmt.engine.checkpoint import read_metadata
 
 
 
@@ -48,6 +49,22 @@ def test_results_table_sets_the_guard_estimate_beside_the_teachers_true_accuracy
     assert rows["tgkt-guard: estimated teacher accuracy (%)"] == f"40.0 ± {statistics.stdev([45.0, 35.0]):.1f}"
     assert rows["tgkt-guard: estimated accuracy of the best other predictor (%)"].startswith("35.0 ± ")
     assert rows["tgkt-guard: weight on L_KL"] == f"0.50 ± {statistics.stdev([1.0, 0.0]):.2f}"
+    assert not any("held-out" in name for name in rows)  # decisions made before held-out estimates: no such row
+
+
+def test_results_table_shows_both_estimates_the_guard_took_the_lower_of(tmp_path):
+    scores = tmp_path / "nir" / "seed0" / "scores"
+    write_metrics(scores / "teacher-unet.json", 0.12)
+    (scores / "guard-tgkt-guard.json").write_text(json.dumps(
+        {"guard_weight": 0.0, "guard_teacher_accuracy": 0.11, "guard_other_accuracies": [0.5, 0.4],
+         "guard_teacher_accuracy_agreement": 0.42, "guard_teacher_accuracy_holdout": 0.11}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0", "--methods", "tgkt-guard", "--teachers", "unet", "--guarded", "tgkt-guard"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out[out.index("### The teacher"):]
+            .splitlines() if line.startswith("| ")}
+    assert rows["tgkt-guard: estimated teacher accuracy from agreement (%)"] == "42.0"
+    assert rows["tgkt-guard: estimated teacher accuracy from the held-out TI pairs (%)"] == "11.0"
 
 
 def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
@@ -70,23 +87,8 @@ def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
         == "0.030"
 
 
-def test_cohen_kappa_corrects_agreement_by_the_predictors_own_class_frequencies():
-    import numpy as np
-
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        from guard_agreements import cohen_kappa
-    finally:
-        sys.path.remove(str(EXAMPLES))
-    a, b = np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1])
-    # p_o = 3/4; p_e = 3/4 * 1/2 + 1/4 * 1/2 = 1/2
-    assert cohen_kappa(a, b, 2) == pytest.approx((0.75 - 0.5) / (1 - 0.5))
-    assert cohen_kappa(a, a, 2) == pytest.approx(1.0)
-    assert cohen_kappa(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2) == pytest.approx(0.0)
-
-
 @pytest.mark.slow
-def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_path):
+def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tiny_source, tmp_path):
     import h5py
     import numpy as np
 
@@ -97,6 +99,11 @@ def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tmp_pat
         expected = float((f["probs"][:].argmax(1) == f["labels"][:]).mean())
     assert json.loads(out.read_text())["accuracy"] == expected
     assert np.isfinite(json.loads(out.read_text())["mean_entropy"])
+    # the guard's held-out estimate of this teacher, from the figures bridge recorded in the pack
+    estimate = json.loads(out.read_text())["holdout_estimate"]
+    source_accuracy = read_metadata(tiny_source)["val_accuracy"]
+    assert estimate["source_accuracy"] == source_accuracy
+    assert estimate["estimate"] == pytest.approx(0.1 + max(0.0, estimate["source_kappa"]) * (source_accuracy - 0.1))
 
 
 def test_results_table_pairs_differences_seed_by_seed(tmp_path):
@@ -219,6 +226,9 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
         write_metrics(run / "metrics" / "socket.json", socket)
         write_metrics(run / "metrics" / "tgkt.json", tgkt)
         write_metrics(run / "scores" / "teacher-unet.json", teacher)
+        scored = json.loads((run / "scores" / "teacher-unet.json").read_text())
+        (run / "scores" / "teacher-unet.json").write_text(json.dumps({**scored, "holdout_estimate": {
+            "estimate": teacher / 2}}))
         (run / "scores" / "rounds-unet.json").write_text(json.dumps(
             {"epochs": [{"epoch": 1, "step": 100, "val_psnr": 15.0, "test_accuracy": 0.1},
                         {"epoch": 2, "step": 200, "val_psnr": 17.0, "val_source_agreement": 0.25,
@@ -229,9 +239,10 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
     row = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and "dB" not in line)
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[2] == f"25.0 ± {statistics.stdev([30.0, 20.0]):.1f}"  # the teacher
-    assert cells[4] == "17.0 ± 0.0"  # the last round's held-out PSNR
-    assert cells[5] == "25.0 ± 0.0"  # and agreement
-    assert cells[8].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
+    assert cells[3] == f"12.5 ± {statistics.stdev([15.0, 10.0]):.1f}"  # the guard's estimate of it
+    assert cells[5] == "17.0 ± 0.0"  # the last round's held-out PSNR
+    assert cells[6] == "25.0 ± 0.0"  # and agreement
+    assert cells[9].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
     steps = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and line != row)
     assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0 ± 0.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
 

@@ -76,11 +76,11 @@ def check_guardable(objective: Objective | None) -> None:
                         f"{objective.translations_off} switches off")
 
 
-def source_accuracy(source: LoadedModel) -> tuple[float, str]:
-    """The source model's accuracy on RGB as its checkpoint records it (train-source's validation split, or
-    import-source --check), and where it came from; 1.0, an upper bound, when it records none."""
-    imported_check = (source.meta.get("imported") or {}).get("check") or {}
-    for value, origin in ((source.meta.get("val_accuracy"), "its validation split"),
+def source_accuracy(meta: dict) -> tuple[float, str]:
+    """The source model's accuracy on RGB as its checkpoint's metadata records it (train-source's validation
+    split, or import-source --check), and where it came from; 1.0, an upper bound, when it records none."""
+    imported_check = (meta.get("imported") or {}).get("check") or {}
+    for value, origin in ((meta.get("val_accuracy"), "its validation split"),
                           (imported_check.get("accuracy"), "import-source --check")):
         if value is not None:
             return float(value), origin
@@ -97,7 +97,7 @@ def holdout_estimate(translated: Path, source: LoadedModel) -> float | None:
              "the guard estimates the teacher from agreement alone, which over-estimates a teacher that shares "
              "mistakes with the other predictors")
         return None
-    accuracy, origin = source_accuracy(source)
+    accuracy, origin = source_accuracy(source.meta)
     estimate = holdout_teacher_accuracy(check["source_kappa"], accuracy, len(source.classes))
     info(f"teacher guard: on {check['pairs']} held-out TI pairs the translations keep the source model's reading "
          f"of the RGB {check['source_agreement']:.1%} of the time (kappa {check['source_kappa']:.2f}); with the "
