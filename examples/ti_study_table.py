@@ -92,8 +92,38 @@ def main() -> None:
                       f"{cell(socket)} | {cell(tgkt)} | {interval(gain)} |")
         print()
         print_budget(task, bridges, counts, seeds, at)
+        print_guard(task, counts, seeds, at)
     if args.figure is not None:
         draw(args.figure, tasks, bridges, counts, seeds, at)
+
+
+def print_guard(task: str, counts: list[int], seeds: list[str], at) -> None:
+    """The teacher guard on the `unet` bridge's teacher (tgkt-guard, where it ran): its two label-free estimates
+    beside the true accuracy, its decision, and what the guarded TGKT gained on SOCKET."""
+    runs = {count: [at(task, seed, count) for seed in seeds] for count in counts}
+    guards = {count: [read_json(r / "scores" / "guard-tgkt-guard.json") for r in found]
+              for count, found in runs.items()}
+    if not any(g for found in guards.values() for g in found):
+        return
+
+    def percent(records: list[dict | None], key: str) -> str:
+        return cell([100 * g[key] if g and g.get(key) is not None else None for g in records])
+
+    print(f"The teacher guard on the `unet` teacher ({task}; `--guard-with` SOCKET, SHOT):\n")
+    print("| TI pairs | teacher on TR (%) | estimated from held-out TI (%) | estimated from agreement (%) "
+          "| best other, estimated (%) | weight on L_KL | guarded TGKT - SOCKET |")
+    print("|---|---|---|---|---|---|---|")
+    for count in counts:
+        found, records = runs[count], guards[count]
+        gain = [g - s if g is not None and s is not None else None
+                for g, s in zip([accuracy(r / "metrics" / "tgkt-guard.json") for r in found],
+                                [accuracy(r / "metrics" / "socket.json") for r in found])]
+        print(f"| {count * TI_CLASSES} | {cell([score(r / 'scores' / 'teacher-unet.json') for r in found])} | "
+              f"{percent(records, 'guard_teacher_accuracy_holdout')} | "
+              f"{percent(records, 'guard_teacher_accuracy_agreement')} | "
+              f"{cell([100 * max(g['guard_other_accuracies']) if g else None for g in records])} | "
+              f"{cell([g['guard_weight'] if g else None for g in records], digits=2)} | {interval(gain)} |")
+    print()
 
 
 def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[str], at) -> None:

@@ -243,8 +243,30 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
     assert cells[5] == "17.0 ± 0.0"  # the last round's held-out PSNR
     assert cells[6] == "25.0 ± 0.0"  # and agreement
     assert cells[9].startswith("+7.0 [")  # TGKT - SOCKET: +10 and +4 points
+    assert "The teacher guard on" not in out  # no guarded run: no guard table
     steps = next(line for line in out.splitlines() if line.startswith("| `unet` | 480 |") and line != row)
     assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0 ± 0.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
+
+
+def test_the_ti_study_table_shows_the_guard_where_it_ran(tmp_path):
+    for seed, (teacher, holdout, weight, guarded) in {"100": (0.6, 0.55, 1.0, 0.7), "101": (0.1, 0.1, 0.0, 0.5)}.items():
+        run = tmp_path / "nir" / f"seed{seed}" / "ti60"
+        write_metrics(run / "metrics" / "socket.json", 0.5)
+        write_metrics(run / "metrics" / "tgkt-guard.json", guarded)
+        write_metrics(run / "scores" / "teacher-unet.json", teacher)
+        (run / "scores" / "guard-tgkt-guard.json").write_text(json.dumps(
+            {"guard_weight": weight, "guard_teacher_accuracy": holdout, "guard_other_accuracies": [0.4, 0.3],
+             "guard_teacher_accuracy_agreement": 0.7, "guard_teacher_accuracy_holdout": holdout}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "100 101", "--counts", "60", "--bridges", "unet"], capture_output=True, text=True,
+                         check=True).stdout
+    guard = out[out.index("teacher guard on the `unet` teacher"):]
+    cells = [c.strip() for c in next(line for line in guard.splitlines() if line.startswith("| 480 |")).split("|")[1:-1]]
+    assert cells[1] == f"35.0 ± {statistics.stdev([60.0, 10.0]):.1f}"  # the true accuracy
+    assert cells[2] == f"32.5 ± {statistics.stdev([55.0, 10.0]):.1f}"  # the held-out estimate
+    assert cells[3] == "70.0 ± 0.0" and cells[4] == "40.0 ± 0.0"
+    assert cells[5] == f"0.50 ± {statistics.stdev([1.0, 0.0]):.2f}"
+    assert cells[6].startswith("+10.0 [")  # guarded TGKT - SOCKET: +20 and 0 points
 
 
 def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, pattern_data, tmp_path):
