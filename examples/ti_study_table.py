@@ -93,6 +93,7 @@ def main() -> None:
         print()
         print_budget(task, bridges, counts, seeds, at)
         print_guard(task, counts, seeds, at)
+        print_fidelity(task, bridges, counts, seeds, at)
     if args.figure is not None:
         draw(args.figure, tasks, bridges, counts, seeds, at)
 
@@ -123,6 +124,27 @@ def print_guard(task: str, counts: list[int], seeds: list[str], at) -> None:
               f"{percent(records, 'guard_teacher_accuracy_agreement')} | "
               f"{cell([100 * max(g['guard_other_accuracies']) if g else None for g in records])} | "
               f"{cell([g['guard_weight'] if g else None for g in records], digits=2)} | {interval(gain)} |")
+    print()
+
+
+def print_fidelity(task: str, bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
+    """Cohen's kappa of the source model's readings of translations and real RGB (teacher_fidelity.py): on the
+    held-out TI pairs the guard reads, on the TI pairs trained on, and on the TR images; with the source model's
+    median confidence on the real RGB of each."""
+    files = {(b, c): [read_json(at(task, s, c) / "scores" / f"fidelity-{b}.json") for s in seeds]
+             for b in bridges for c in counts}
+    if not any(f for found in files.values() for f in found):
+        return
+    sets = (("ti_held_out", "held-out TI"), ("ti_trained", "TI trained on"), ("tr", "TR"))
+    print(f"How much of the source model's reading the translations keep ({task}; Cohen's kappa of its readings of "
+          "translation and real RGB, and its median confidence on the real RGB):\n")
+    print("| bridge | TI pairs | " + " | ".join(f"kappa, {name}" for _, name in sets) + " | "
+          + " | ".join(f"confidence, {name}" for _, name in sets) + " |")
+    print("|---|---|" + "---|" * (2 * len(sets)))
+    for (bridge, count), found in files.items():
+        kappas = [cell([f[key]["kappa"] if f else None for f in found], digits=2) for key, _ in sets]
+        confidence = [cell([f[key]["median_confidence"] if f else None for f in found], digits=2) for key, _ in sets]
+        print(f"| `{bridge}` | {count * TI_CLASSES} | " + " | ".join(kappas + confidence) + " |")
     print()
 
 

@@ -269,6 +269,40 @@ def test_the_ti_study_table_shows_the_guard_where_it_ran(tmp_path):
     assert cells[6].startswith("+10.0 [")  # guarded TGKT - SOCKET: +20 and 0 points
 
 
+@pytest.mark.slow
+def test_teacher_fidelity_splits_the_ti_pairs_as_the_bridge_did(tiny_bridge, tiny_source, tiny_ti, tiny_synth, tmp_path):
+    """Given the TI pairs' own folders as 'TR', the TR figures cover every pair: held-out and trained together."""
+    out = tmp_path / "fidelity.json"
+    subprocess.run([sys.executable, str(EXAMPLES / "teacher_fidelity.py"), str(tiny_bridge), "--source-model",
+                    str(tiny_source), "--ti", str(tiny_ti), "--tr-rgb", str(tiny_synth / "ti" / "rgb"), "--tr-target",
+                    str(tiny_synth / "ti" / "depth"), "--out", str(out)], capture_output=True, text=True, check=True)
+    found = json.loads(out.read_text())
+    held_out, trained, everything = found["ti_held_out"], found["ti_trained"], found["tr"]
+    check = read_metadata(tiny_bridge / "translator.safetensors")["config"]["holdout_check"]
+    assert held_out["count"] == check["pairs"] and held_out["count"] + trained["count"] == everything["count"]
+    agreeing = held_out["agreement"] * held_out["count"] + trained["agreement"] * trained["count"]
+    assert everything["agreement"] == pytest.approx(agreeing / everything["count"])
+    assert all(-1 <= f["kappa"] <= 1 and 0 < f["median_confidence"] <= 1 for f in found.values() if isinstance(f, dict))
+
+
+def test_the_ti_study_table_shows_the_fidelity_where_it_was_measured(tmp_path):
+    for seed, tr_kappa in {"100": 0.3, "101": 0.5}.items():
+        run = tmp_path / "nir" / f"seed{seed}" / "ti60"
+        write_metrics(run / "metrics" / "socket.json", 0.5)
+        figures = {"ti_held_out": {"kappa": 0.1, "median_confidence": 0.4},
+                   "ti_trained": {"kappa": 0.2, "median_confidence": 0.4},
+                   "tr": {"kappa": tr_kappa, "median_confidence": 0.8}}
+        (run / "scores" / "fidelity-unet.json").parent.mkdir(parents=True, exist_ok=True)
+        (run / "scores" / "fidelity-unet.json").write_text(json.dumps(figures))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "100 101", "--counts", "60", "--bridges", "unet"], capture_output=True, text=True,
+                         check=True).stdout
+    table = out[out.index("How much of the source model's reading"):]
+    cells = [c.strip() for c in next(line for line in table.splitlines() if line.startswith("| `unet` |")).split("|")[1:-1]]
+    assert cells[2:5] == ["0.10 ± 0.00", "0.20 ± 0.00", f"0.40 ± {statistics.stdev([0.3, 0.5]):.2f}"]
+    assert cells[5:8] == ["0.40 ± 0.00", "0.40 ± 0.00", "0.80 ± 0.00"]
+
+
 def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, pattern_data, tmp_path):
     out = tmp_path / "degraded.json"
     subprocess.run([sys.executable, str(EXAMPLES / "degraded_rgb.py"), "--source-model", str(source_model), "--data",

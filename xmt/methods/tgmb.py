@@ -79,7 +79,8 @@ class BridgeResult:
     epoch_translators: list[dict] = field(default_factory=list)  # with save_epochs: each epoch's weights
 
 
-def _split_holdout(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_holdout(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The TI rows a bridge of this seed trains on and those it holds out (at least one of each)."""
     order = np.random.default_rng(seed).permutation(count)
     n_out = min(count - 1, max(1, int(round(fraction * count)))) if fraction > 0 and count > 1 else 0
     return np.sort(order[n_out:]), np.sort(order[:n_out])
@@ -122,7 +123,7 @@ class Bridge(Procedure):
         self.bn_reference = ([m.to(device) for m in means], [v.to(device) for v in variances])
         self.bn_weights = socket_bn_layer_weights(len(means)) if means else []
 
-        self.train_rows, holdout_rows = _split_holdout(len(data.ti_rgb), config.holdout_fraction, config.seed)
+        self.train_rows, holdout_rows = split_holdout(len(data.ti_rgb), config.holdout_fraction, config.seed)
         self.holdout_rows = holdout_rows
         self.holdout = torch.from_numpy(holdout_rows).to(device)
         self.tr_sample = torch.randperm(len(data.tr_target), generator=generator)[:_TR_MONITOR].sort().values.to(device)
