@@ -98,33 +98,46 @@ def main() -> None:
         draw(args.figure, tasks, bridges, counts, seeds, at)
 
 
-def print_guard(task: str, counts: list[int], seeds: list[str], at) -> None:
-    """The teacher guard on the `unet` bridge's teacher (tgkt-guard, where it ran): its two label-free estimates
-    beside the true accuracy, its decision, and what the guarded TGKT gained on SOCKET."""
-    runs = {count: [at(task, seed, count) for seed in seeds] for count in counts}
-    guards = {count: [read_json(r / "scores" / "guard-tgkt-guard.json") for r in found]
-              for count, found in runs.items()}
-    if not any(g for found in guards.values() for g in found):
-        return
+# the guarded TGKT runs (Makefile): which teacher each guards, and the unguarded TGKT that distils the same teacher
+GUARDED = {"tgkt-guard": ("unet", "tgkt"),
+           "tgkt-guard-oracle-teacher": ("oracle", "tgkt-oracle-teacher")}  # constructed: the TR images' own RGB
 
-    def percent(records: list[dict | None], key: str) -> str:
+
+def print_guard(task: str, counts: list[int], seeds: list[str], at) -> None:
+    """The teacher guard, where it ran: its two label-free estimates of the teacher beside the true accuracy, its
+    decision, and what the unguarded and the guarded TGKT gained on SOCKET."""
+    rows = []
+    for guarded, (teacher, unguarded) in GUARDED.items():
+        for count in counts:
+            found = [at(task, seed, count) for seed in seeds]
+            records = [read_json(r / "scores" / f"guard-{guarded}.json") for r in found]
+            if any(records):
+                rows.append(guard_row(guarded, teacher, unguarded, count, found, records))
+    if not rows:
+        return
+    print(f"The teacher guard ({task}; `--guard-with` SOCKET, SHOT; the `oracle` teacher is constructed, the source "
+          "model on the TR images' own RGB):\n")
+    print("| teacher | TI pairs | teacher on TR (%) | estimated from held-out TI (%) | estimated from agreement (%) "
+          "| best other, estimated (%) | weight on L_KL | TGKT - SOCKET | guarded TGKT - SOCKET |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows) + "\n")
+
+
+def guard_row(guarded: str, teacher: str, unguarded: str, count: int, found: list[Path],
+              records: list[dict | None]) -> str:
+    def percent(key: str) -> str:
         return cell([100 * g[key] if g and g.get(key) is not None else None for g in records])
 
-    print(f"The teacher guard on the `unet` teacher ({task}; `--guard-with` SOCKET, SHOT):\n")
-    print("| TI pairs | teacher on TR (%) | estimated from held-out TI (%) | estimated from agreement (%) "
-          "| best other, estimated (%) | weight on L_KL | guarded TGKT - SOCKET |")
-    print("|---|---|---|---|---|---|---|")
-    for count in counts:
-        found, records = runs[count], guards[count]
-        gain = [g - s if g is not None and s is not None else None
-                for g, s in zip([accuracy(r / "metrics" / "tgkt-guard.json") for r in found],
-                                [accuracy(r / "metrics" / "socket.json") for r in found])]
-        print(f"| {count * TI_CLASSES} | {cell([score(r / 'scores' / 'teacher-unet.json') for r in found])} | "
-              f"{percent(records, 'guard_teacher_accuracy_holdout')} | "
-              f"{percent(records, 'guard_teacher_accuracy_agreement')} | "
-              f"{cell([100 * max(g['guard_other_accuracies']) if g else None for g in records])} | "
-              f"{cell([g['guard_weight'] if g else None for g in records], digits=2)} | {interval(gain)} |")
-    print()
+    def gain(method: str) -> str:
+        socket = [accuracy(r / "metrics" / "socket.json") for r in found]
+        return interval([m - s if m is not None and s is not None else None
+                         for m, s in zip([accuracy(r / "metrics" / f"{method}.json") for r in found], socket)])
+
+    return (f"| `{teacher}` | {count * TI_CLASSES} | {cell([score(r / 'scores' / f'teacher-{teacher}.json') for r in found])} "
+            f"| {percent('guard_teacher_accuracy_holdout')} | {percent('guard_teacher_accuracy_agreement')} | "
+            f"{cell([100 * max(g['guard_other_accuracies']) if g else None for g in records])} | "
+            f"{cell([g['guard_weight'] if g else None for g in records], digits=2)} | {gain(unguarded)} | "
+            f"{gain(guarded)} |")
 
 
 def print_fidelity(task: str, bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
