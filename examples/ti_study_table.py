@@ -81,7 +81,9 @@ def main() -> None:
             for count in counts:
                 runs = [at(task, seed, count) for seed in seeds]
                 socket = [accuracy(r / "metrics" / "socket.json") for r in runs]
-                tgkt = [accuracy(r / "metrics" / f"{TGKT_OF.get(bridge, 'tgkt')}.json") for r in runs]
+                # a bridge no TGKT model reads (an ablation) has no TGKT column
+                tgkt = [accuracy(r / "metrics" / f"{TGKT_OF[bridge]}.json") if bridge in TGKT_OF else None
+                        for r in runs]
                 gain = [t - s if t is not None and s is not None else None for t, s in zip(tgkt, socket)]
                 print(f"| `{bridge}` | {count * TI_CLASSES} | "
                       f"{cell([score(r / 'scores' / f'teacher-{bridge}.json') for r in runs])} | "
