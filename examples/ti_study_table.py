@@ -94,10 +94,31 @@ def main() -> None:
                       f"{cell(socket)} | {cell(tgkt)} | {interval(gain)} |")
         print()
         print_budget(task, bridges, counts, seeds, at)
+        print_ceiling(task, seeds, args.runs)
         print_guard(task, counts, seeds, at)
         print_fidelity(task, bridges, counts, seeds, at)
     if args.figure is not None:
         draw(args.figure, tasks, bridges, counts, seeds, at)
+
+
+def print_ceiling(task: str, seeds: list[str], runs: Path) -> None:
+    """The bridge trained on the TR images' own pairs (make bridge-ceiling), where it ran: the most a bridge of this
+    kind makes of the modality, each round's translator on the test images."""
+    found = [read_json(runs / task / f"seed{seed}" / "scores" / "rounds-ceiling.json") for seed in seeds]
+    if not any(found):
+        return
+    steps = sorted({r["step"] for f in found if f for r in f["epochs"] if "step" in r})
+    by_step = [{r["step"]: r for r in f["epochs"]} if f else {} for f in found]
+    print(f"The ceiling ({task}): the `unet` bridge trained on pairs of the TR images themselves (their own classes, "
+          "which the setting never gives), after each number of steps:\n")
+    print("| | " + " | ".join(str(s) for s in steps) + " |")
+    print("|---|" + "---|" * len(steps))
+    for name, key, scale in (("test translations (%)", "test_accuracy", 100), ("held-out PSNR (dB)", "val_psnr", 1),
+                             ("held-out kappa", "val_source_kappa", 1)):
+        print(f"| {name} | " + " | ".join(cell([scale * run[step][key] if step in run and key in run[step] else None
+                                                  for run in by_step], digits=2 if scale == 1 and "kappa" in key
+                                                 else 1) for step in steps) + " |")
+    print()
 
 
 # the guarded TGKT runs (Makefile): which teacher each guards, and the unguarded TGKT that distils the same teacher

@@ -316,6 +316,23 @@ def test_the_oracle_teacher_is_a_translated_pack_transfer_accepts(tiny_source, t
     assert made_by["holdout_check"] == {"pairs": len(tr_set), "source_agreement": 1.0, "source_kappa": 1.0}
 
 
+def test_the_ti_study_table_shows_the_ceiling_bridge_by_step(tmp_path):
+    for seed, last in {"100": 0.5, "101": 0.3}.items():
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / "ti60" / "metrics" / "socket.json", 0.5)
+        (tmp_path / "nir" / f"seed{seed}" / "scores").mkdir(parents=True)
+        (tmp_path / "nir" / f"seed{seed}" / "scores" / "rounds-ceiling.json").write_text(json.dumps({"epochs": [
+            {"step": 100, "test_accuracy": 0.1, "val_psnr": 16.0, "val_source_kappa": 0.0},
+            {"step": 200, "test_accuracy": last, "val_psnr": 17.0, "val_source_kappa": 0.5}]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "100 101", "--counts", "60", "--bridges", "unet"], capture_output=True, text=True,
+                         check=True).stdout
+    table = out[out.index("The ceiling (nir)"):]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()[:7]
+            if line.startswith("| ") and "100" not in line}
+    assert rows["test translations (%)"] == ["10.0 ± 0.0", f"40.0 ± {statistics.stdev([50.0, 30.0]):.1f}"]
+    assert rows["held-out kappa"] == ["0.00 ± 0.00", "0.50 ± 0.00"]
+
+
 def test_the_ti_study_table_shows_the_fidelity_where_it_was_measured(tmp_path):
     for seed, tr_kappa in {"100": 0.3, "101": 0.5}.items():
         run = tmp_path / "nir" / f"seed{seed}" / "ti60"
