@@ -184,22 +184,34 @@ def print_fidelity(task: str, bridges: list[str], counts: list[int], seeds: list
     print()
 
 
+# the figures of each round, by steps: what the source model reads off the test translations (scored with labels)
+# and the label-free ones a rule for the step budget may use
+ROUND_FIGURES = (("Test translations read by the source model (%)", "test_accuracy", 100, 1),
+                 ("Held-out TI kappa (the source model's readings of translation and RGB; no label)",
+                  "val_source_kappa", 1, 2),
+                 ("Held-out TI PSNR (dB; no label)", "val_psnr", 1, 1),
+                 ("Entropy of the source model's mean prediction on TR translations (nats; no label)",
+                  "tr_marginal_entropy", 1, 2))
+
+
 def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
-    """The step budget: each round's translator on the test images (%), by steps."""
+    """The step budget: each round's figures, by steps."""
     steps = sorted({r["step"] for b in bridges for c in counts for s in seeds
                     for r in rounds(at(task, s, c) / "scores" / f"rounds-{b}.json") if "step" in r})
     if not steps:
         return
-    print(f"Test translations read by the source model (%) after each number of steps ({task}):\n")
-    print("| bridge | TI pairs | " + " | ".join(str(s) for s in steps) + " |")
-    print("|---|---|" + "---|" * len(steps))
-    for bridge in bridges:
-        for count in counts:
-            by_step = [{r["step"]: 100 * r["test_accuracy"] for r in rounds(at(task, s, count) / "scores" /
-                                                                             f"rounds-{bridge}.json")} for s in seeds]
-            print(f"| `{bridge}` | {count * TI_CLASSES} | "
-                  + " | ".join(cell([run.get(step) for run in by_step]) for step in steps) + " |")
-    print()
+    for title, key, scale, digits in ROUND_FIGURES:
+        print(f"{title} after each number of steps ({task}):\n")
+        print("| bridge | TI pairs | " + " | ".join(str(s) for s in steps) + " |")
+        print("|---|---|" + "---|" * len(steps))
+        for bridge in bridges:
+            for count in counts:
+                by_step = [{r["step"]: scale * r[key] for r in rounds(at(task, s, count) / "scores" /
+                                                                      f"rounds-{bridge}.json") if key in r}
+                           for s in seeds]
+                print(f"| `{bridge}` | {count * TI_CLASSES} | "
+                      + " | ".join(cell([run.get(step) for run in by_step], digits) for step in steps) + " |")
+        print()
 
 
 def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
