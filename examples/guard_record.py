@@ -2,8 +2,8 @@
 
     python guard_record.py models/tgkt-guard.safetensors --out scores/guard-tgkt-guard.json
 
-Writes {guard_weight, guard_teacher_accuracy (the lower of guard_teacher_accuracy_agreement and, where the bridge
-held TI pairs out, guard_teacher_accuracy_holdout), guard_other_accuracies, beta_kl}: the estimated accuracies
+Writes {guard_weight, guard_teacher_accuracy (guard_teacher_accuracy_holdout where the bridge held TI pairs out,
+else guard_teacher_accuracy_agreement), guard_other_accuracies, beta_kl}: the estimated accuracies
 are label-free; results_table.py sets them beside the teacher's true accuracy (scores/teacher-*.json).
 """
 

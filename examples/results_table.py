@@ -140,7 +140,7 @@ def teacher_rows(runs: dict[str, list[Path]], tasks: list[str], teachers: list[s
         records = {t: [read_json(r / "scores" / f"guard-{m}.json") for r in runs[t]] for t in tasks}
         rows.append((f"{m}: estimated teacher accuracy (%)",
                      [cell([100 * g["guard_teacher_accuracy"] if g else None for g in records[t]]) for t in tasks]))
-        # the two estimates it is the lower of, where the bridge recorded its held-out TI figures
+        # both estimates of the teacher, where the bridge recorded its held-out TI figures (the guard used those)
         if any(g and g.get("guard_teacher_accuracy_holdout") is not None for t in tasks for g in records[t]):
             for kind, what in (("agreement", "from agreement"), ("holdout", "from the held-out TI pairs")):
                 rows.append((f"{m}: estimated teacher accuracy {what} (%)",

@@ -52,7 +52,7 @@ def test_results_table_sets_the_guard_estimate_beside_the_teachers_true_accuracy
     assert not any("held-out" in name for name in rows)  # decisions made before held-out estimates: no such row
 
 
-def test_results_table_shows_both_estimates_the_guard_took_the_lower_of(tmp_path):
+def test_results_table_shows_both_estimates_of_the_teacher(tmp_path):
     scores = tmp_path / "nir" / "seed0" / "scores"
     write_metrics(scores / "teacher-unet.json", 0.12)
     (scores / "guard-tgkt-guard.json").write_text(json.dumps(

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from xmt.errors import UserError
-from xmt.methods.teacher import cluster_votes, guard_weight, holdout_teacher_accuracy
+from xmt.methods.teacher import accuracies_given_teacher, cluster_votes, guard_weight, holdout_teacher_accuracy
 from xmt.methods.tgkt import TgktObjective
 from xmt.pseudo_labels import PseudoLabels
 
@@ -47,16 +47,36 @@ def test_the_held_out_estimate_runs_from_chance_at_kappa_zero_to_the_source_accu
     assert holdout_teacher_accuracy(0.5, 0.9, 4) == pytest.approx(0.25 + 0.5 * 0.65)
 
 
-def test_with_a_held_out_estimate_the_guard_takes_the_lower_of_the_two():
-    # mistakes shared with the others inflate the agreement estimate; a held-out estimate at chance wins
+def test_given_the_teachers_accuracy_the_others_follow_from_their_agreement_with_it_alone():
     teacher, *others = _predictors((0.8, 0.5, 0.4), seed=3)
-    low = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.1)
-    assert low.weight == 0.0 and low.teacher_accuracy == 0.1
-    assert low.teacher_accuracy_agreement == pytest.approx(0.8, abs=0.03)
-    assert low.record()["guard_teacher_accuracy_holdout"] == 0.1
-    high = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.95)
-    assert high.teacher_accuracy == high.teacher_accuracy_agreement and high.weight == 1.0
-    assert guard_weight(teacher, others, 10, margin=0.1).teacher_accuracy_holdout is None
+    assert accuracies_given_teacher(teacher, others, 0.8, 10) == pytest.approx([0.5, 0.4], abs=0.02)
+    # a teacher at chance says nothing of the others: they are put at 1 and it is never trusted
+    assert accuracies_given_teacher(teacher, others, 0.1, 10) == [1.0, 1.0]
+
+
+def _sharing_mistakes(k=10, n=20000, seed=4):
+    """A teacher right on 80%, independent of two others right on 60% that share most of their mistakes."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    wrong = (truth + rng.integers(1, k, n)) % k
+    teacher = np.where(rng.random(n) < 0.8, truth, (truth + rng.integers(1, k, n)) % k)
+    first_right = rng.random(n) < 0.6
+    second_right = np.where(rng.random(n) < 0.9, first_right, rng.random(n) < 0.6)
+    return teacher, [np.where(first_right, truth, wrong), np.where(second_right, truth, wrong)]
+
+
+def test_with_a_held_out_estimate_others_sharing_mistakes_no_longer_look_better_than_the_teacher():
+    teacher, others = _sharing_mistakes()
+    joint = guard_weight(teacher, others, 10, margin=0.1)
+    assert max(joint.other_accuracies) > 0.8  # shared mistakes read as accuracy: the teacher switched off
+    assert joint.weight == 0.0
+    held_out = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.8)
+    assert held_out.teacher_accuracy == 0.8 and held_out.other_accuracies == pytest.approx([0.6, 0.6], abs=0.02)
+    assert held_out.weight == 1.0
+    assert held_out.teacher_accuracy_agreement == joint.teacher_accuracy
+    assert held_out.record()["guard_teacher_accuracy_holdout"] == 0.8
+    # and a teacher the held-out pairs put at chance is switched off whatever the agreements say
+    assert guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.1).weight == 0.0
 
 
 def test_the_guard_needs_two_other_predictors_and_a_positive_margin():

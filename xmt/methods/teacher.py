@@ -15,8 +15,11 @@
 
       a_teacher ~ 1/K + max(kappa, 0) * (a_source - 1/K)      (a_source: the source model's RGB accuracy)
 
-  and the guard takes the lower of the two estimates. It assumes the TR images translate as well as the
-  held-out TI pairs do (other classes, the same cameras).
+  It assumes the TR images translate as well as the held-out TI pairs do (other classes, the same cameras);
+  where they come from other classes it errs low. With the teacher's accuracy so known, each other predictor's
+  follows from its agreement with the teacher alone, u_i = c_{teacher,i} / u_teacher: that assumes only that
+  the other's mistakes are independent of the teacher's, not of each other's (SOCKET's and SHOT's models share
+  theirs, which inflated the joint estimates). The joint estimate of the teacher is still recorded beside it.
 - Cluster votes: each TR image's KL target is the mean teacher distribution over its pseudo-label cluster
   instead of its own, so one bad translation is outvoted by its cluster.
 """
@@ -34,9 +37,9 @@ from xmt.agreement import estimate_accuracies
 @dataclass
 class GuardDecision:
     weight: float  # the factor on beta_kl, in [0, 1]
-    teacher_accuracy: float  # estimated, on the TR images: the lower of the two estimates below
+    teacher_accuracy: float  # estimated, on the TR images: from the held-out TI pairs where there are any
     other_accuracies: list[float]  # estimated, in the order the other predictors were given
-    teacher_accuracy_agreement: float  # from the agreement model
+    teacher_accuracy_agreement: float  # from the joint agreement model
     teacher_accuracy_holdout: float | None = None  # from the held-out TI pairs, where the bridge kept any
 
     def record(self) -> dict:
@@ -53,15 +56,33 @@ def holdout_teacher_accuracy(kappa: float, source_accuracy: float, num_classes: 
     return chance + max(0.0, min(1.0, kappa)) * (source_accuracy - chance)
 
 
+def accuracies_given_teacher(teacher: np.ndarray, others: list[np.ndarray], teacher_accuracy: float,
+                             num_classes: int) -> list[float]:
+    """Each other predictor's accuracy from its agreement with a teacher whose accuracy is known: u_i = c_i / u_t
+    (the agreement model of xmt/agreement.py for each pair alone), clipped to [0, 1]. A teacher at chance tells
+    nothing of the others: they are then put at 1, so that it is never trusted."""
+    k = num_classes
+    u_teacher = (k * teacher_accuracy - 1) / (k - 1)
+    accuracies = []
+    for other in others:
+        chance_corrected = (k * float(np.mean(np.asarray(other) == np.asarray(teacher))) - 1) / (k - 1)
+        u = np.clip(chance_corrected / u_teacher, 0.0, 1.0) if u_teacher > 1e-6 else 1.0
+        accuracies.append(float(((k - 1) * u + 1) / k))
+    return accuracies
+
+
 def guard_weight(teacher: np.ndarray, others: list[np.ndarray], num_classes: int, margin: float,
                  holdout_estimate: float | None = None) -> GuardDecision:
-    """The factor on L_KL from the estimated accuracies of the teacher's labels and at least two others'; with
-    `holdout_estimate` (holdout_teacher_accuracy), the teacher's is the lower of it and the agreement's."""
+    """The factor on L_KL from the estimated accuracies of the teacher's labels and at least two others'. With
+    `holdout_estimate` (holdout_teacher_accuracy) the teacher's accuracy is that, and the others' follow from their
+    agreement with the teacher (accuracies_given_teacher); without it all come from the joint agreement model."""
     if margin <= 0:
         raise ValueError(f"margin must be > 0, got {margin}")
     estimate = estimate_accuracies([teacher, *others], num_classes)
     by_agreement, rest = estimate.accuracies[0], estimate.accuracies[1:]
-    mine = by_agreement if holdout_estimate is None else min(by_agreement, holdout_estimate)
+    mine = by_agreement
+    if holdout_estimate is not None:
+        mine, rest = holdout_estimate, accuracies_given_teacher(teacher, others, holdout_estimate, num_classes)
     weight = float(np.clip((mine - max(rest)) / margin, 0.0, 1.0))
     return GuardDecision(weight, mine, rest, by_agreement, holdout_estimate)
 

@@ -94,8 +94,8 @@ def holdout_estimate(translated: Path, source: LoadedModel) -> float | None:
     check = made_by.get(HOLDOUT_CHECK) or {}
     if "source_kappa" not in check:
         warn(f"{translated}: no held-out TI figures recorded (its bridge held no TI pair out, or predates them): "
-             "the guard estimates the teacher from agreement alone, which over-estimates a teacher that shares "
-             "mistakes with the other predictors")
+             "the guard estimates every predictor from their joint agreement, which over-estimates predictors "
+             "that share their mistakes")
         return None
     accuracy, origin = source_accuracy(source.meta)
     estimate = holdout_teacher_accuracy(check["source_kappa"], accuracy, len(source.classes))
