@@ -235,6 +235,15 @@ def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], se
                     sds.append(statistics.stdev(found) if len(found) > 1 else 0.0)
             if xs:
                 ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=bridge)
+        # what a teacher must beat to help: SOCKET's own accuracy on the test images, at each TI count
+        xs, ys = [], []
+        for count in counts:
+            found = [v for v in (accuracy(at(task, s, count) / "metrics" / "socket.json") for s in seeds) if v is not None]
+            if found:
+                xs.append(count * TI_CLASSES)
+                ys.append(statistics.mean(found))
+        if xs:
+            ax.plot(xs, ys, color="black", linestyle="--", marker=".", label="SOCKET (target model, test)")
         ax.axhline(10, color="grey", linestyle=":", label="chance (10 classes)")
         ax.set_xscale("log", base=2)
         ax.set_xticks([c * TI_CLASSES for c in counts], [str(c * TI_CLASSES) for c in counts])
