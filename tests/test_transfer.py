@@ -12,6 +12,7 @@ import torch
 from helpers import EXAMPLES, TINY_SIZE, run_cli
 from xmt.data.batches import load_native, open_native
 from xmt.data.packs.reader import read_pack_header
+from xmt.engine.checkpoint import read_metadata
 from xmt.data.packs.translated import read_translated_pack
 from xmt.data.sets.readers import open_image_set
 from xmt.engine.jsonlog import read_jsonl
@@ -331,6 +332,27 @@ def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, 
     record = tmp_path / "guard.json"
     subprocess.run([sys.executable, str(EXAMPLES / "guard_record.py"), str(out), "--out", str(record)], check=True)
     assert json.loads(record.read_text()) == {**guard, "beta_kl": config["objective"]["beta_kl"]}
+
+
+@pytest.mark.slow
+def test_a_bridge_that_held_no_ti_pair_out_leaves_the_guard_on_joint_agreement(trained, tiny_synth, tiny_source,
+                                                                                tiny_ti, tmp_path, capsys):
+    adapt_data = tiny_synth / "target" / "adapt" / "depth"
+    bridge = tmp_path / "bridge"
+    code, _, err = run_cli(["bridge", "--source-model", tiny_source, "--ti", tiny_ti, "--target-data", adapt_data,
+                            "--target", "depth", "--out", bridge, "--translator", "light", "--epochs", "1",
+                            "--holdout-fraction", "0", "-q"], capsys)
+    assert code == 0, err
+    assert read_metadata(bridge / "translator.safetensors")["config"]["holdout_check"] == {}
+    out = tmp_path / "guarded.safetensors"
+    others = [trained["socket"], trained["shot"]]
+    code, _, err = run_cli(transfer_args("tgkt", tiny_source, adapt_data, out, bridge, tiny_ti,
+                                         *[a for p in others for a in ("--guard-with", p)]), capsys)
+    assert code == 0, err
+    assert "no held-out TI figures recorded" in err
+    guard = load_model(out).meta["config"]["guard"]
+    assert guard["guard_teacher_accuracy_holdout"] is None
+    assert guard["guard_teacher_accuracy"] == guard["guard_teacher_accuracy_agreement"]
 
 
 def _labels(model_path, tr_set):

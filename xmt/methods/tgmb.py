@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from xmt.agreement import cohen_kappa
 from xmt.data.batches import (NativeImages, apply_augmentation, draw_epoch_augmentation, index_batches,
                               to_device_batches)
-from xmt.agreement import cohen_kappa
 from xmt.data.encoding import EncodingRecipe
 from xmt.engine.loop import Procedure, Trainer
 from xmt.engine.run_state import RunState
