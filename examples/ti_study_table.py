@@ -36,6 +36,12 @@ def last_round(path: Path, key: str) -> float | None:
     return found[-1].get(key) if found else None
 
 
+def ran(runs: list[Path], bridge: str) -> bool:
+    """Whether any seed's cell holds a result of this bridge or the SOCKET model beside it."""
+    return any((r / "scores" / f"{name}-{bridge}.json").exists() for r in runs for name in ("teacher", "rounds")) \
+        or any((r / "metrics" / "socket.json").exists() for r in runs)
+
+
 def estimated_teacher(path: Path) -> float | None:
     """The teacher guard's label-free estimate of the teacher from the held-out TI pairs (score_translations.py)."""
     record = read_json(path)
@@ -80,6 +86,8 @@ def main() -> None:
         for bridge in bridges:
             for count in counts:
                 runs = [at(task, seed, count) for seed in seeds]
+                if not ran(runs, bridge):
+                    continue  # a cell not run yet on any seed: left out (the seed counts say what is missing)
                 socket = [accuracy(r / "metrics" / "socket.json") for r in runs]
                 # a bridge no TGKT model reads (an ablation) has no TGKT column
                 tgkt = [accuracy(r / "metrics" / f"{TGKT_OF[bridge]}.json") if bridge in TGKT_OF else None
@@ -206,6 +214,8 @@ def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[s
         print("|---|---|" + "---|" * len(steps))
         for bridge in bridges:
             for count in counts:
+                if not ran([at(task, s, count) for s in seeds], bridge):
+                    continue
                 by_step = [{r["step"]: scale * r[key] for r in rounds(at(task, s, count) / "scores" /
                                                                       f"rounds-{bridge}.json") if key in r}
                            for s in seeds]
