@@ -261,7 +261,8 @@ def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], se
         ax.set_ylabel("teacher accuracy on TR (%)")
         ax.set_title(task)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Teacher accuracy against TI pairs (seeds {', '.join(seeds)})", fontsize=10)
+    found = [s for s in seeds if any(at(t, s, c).is_dir() for t in tasks for c in counts)]  # the seeds run so far
+    fig.suptitle(f"Teacher accuracy against TI pairs (seeds {', '.join(found)})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": "xmt"})
 
