@@ -33,3 +33,9 @@ def transform_images(src: Path, dst: Path, transform: Callable[[Image.Image], Im
         transform(Image.open(path)).save(out)
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
+
+
+def check_same_layout(rgb_paths: list[str], rgb_root: Path, target_paths: list[str], target_root: Path) -> None:
+    """Two folders of one benchmark split must hold the same scenes, in the same order (class/name.png each)."""
+    if [Path(p).relative_to(rgb_root) for p in rgb_paths] != [Path(p).relative_to(target_root) for p in target_paths]:
+        raise SystemExit(f"{rgb_root} and {target_root} do not hold the same scenes in the same layout")

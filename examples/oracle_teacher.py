@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from example_files import check_same_layout
 from xmt.artifacts import load_model
 from xmt.data.batches import load_native
 from xmt.data.packs.translated import write_translated_pack
@@ -38,9 +39,7 @@ def main() -> None:
     size = source.recipe.size
     tr_set = open_target_images(args.tr_target, args.modality, size)
     rgb_set = open_image_set(args.tr_rgb, "rgb")
-    if [Path(p).relative_to(args.tr_rgb) for p in rgb_set.paths] != \
-            [Path(p).relative_to(args.tr_target) for p in tr_set.paths]:
-        raise SystemExit(f"{args.tr_rgb} and {args.tr_target} do not hold the same scenes in the same layout")
+    check_same_layout(rgb_set.paths, args.tr_rgb, tr_set.paths, args.tr_target)
     rgb = load_native(rgb_set, source.recipe)
     probs, features = predict(source.model, source.recipe, rgb, torch.device("cpu"))
     made_by = {"path": f"oracle: {args.tr_rgb}", "sha256": None,
@@ -48,8 +47,10 @@ def main() -> None:
     provenance = {"inputs": {"source_model": {"path": str(source.path), "sha256": source.sha256},
                              "translator": made_by, "target_data": tr_set.provenance()}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_translated_pack(args.out, rgb.images.numpy(), probs.numpy(), features.numpy(),
+    tmp = args.out.with_name(args.out.name + ".tmp")  # whole or not at all, as xmt's own outputs
+    write_translated_pack(tmp, rgb.images.numpy(), probs.numpy(), features.numpy(),
                           scoring_labels(tr_set, source.classes), list(tr_set.paths), source.classes, provenance)
+    tmp.replace(args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from example_files import write_json
+from example_files import check_same_layout, write_json
 from xmt.agreement import cohen_kappa
 from xmt.artifacts import load_model, load_translator
 from xmt.data.batches import load_native
@@ -59,9 +59,7 @@ def main() -> None:
     ti_real, ti_fake = readings(*open_ti_pack(args.ti, modality, size))
     trained, held_out = split_holdout(len(ti_real), config["holdout_fraction"], config["seed"])
     tr_rgb, tr_target = open_image_set(args.tr_rgb, "rgb"), open_image_set(args.tr_target, modality)
-    if [Path(p).relative_to(args.tr_rgb) for p in tr_rgb.paths] != \
-            [Path(p).relative_to(args.tr_target) for p in tr_target.paths]:
-        raise SystemExit(f"{args.tr_rgb} and {args.tr_target} do not hold the same scenes in the same layout")
+    check_same_layout(tr_rgb.paths, args.tr_rgb, tr_target.paths, args.tr_target)
     tr_real, tr_fake = readings(tr_rgb, tr_target)
     write_json(args.out, {"bridge": str(args.bridge), "ti_held_out": kept(ti_real[held_out], ti_fake[held_out]),
                           "ti_trained": kept(ti_real[trained], ti_fake[trained]), "tr": kept(tr_real, tr_fake)})
