@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--bridges", required=True)
     parser.add_argument("--command", default="make -C examples ti-study PRESET=cpu64")
     parser.add_argument("--figure", type=Path, help="also draw the teacher's accuracy against the TI pairs")
+    parser.add_argument("--ablations", default="", help="the bridge options measured at one TI count (make "
+                        "bridge-ablations), shown beside --bridges at that count")
+    parser.add_argument("--cell", type=int, default=60, help="the TI pairs per class the ablations ran at")
     args = parser.parse_args()
     tasks, seeds, counts, bridges = (args.tasks.split(), args.seeds.split(), [int(c) for c in args.counts.split()],
                                      args.bridges.split())
@@ -105,6 +108,7 @@ def main() -> None:
         print_ceiling(task, seeds, args.runs)
         print_guard(task, counts, seeds, at)
         print_fidelity(task, bridges, counts, seeds, at)
+        print_ablations(task, bridges + args.ablations.split(), args.cell, seeds, at)
     if args.figure is not None:
         draw(args.figure, tasks, bridges, counts, seeds, at)
 
@@ -189,6 +193,35 @@ def print_fidelity(task: str, bridges: list[str], counts: list[int], seeds: list
         kappas = [cell([f[key]["kappa"] if f else None for f in found], digits=2) for key, _ in sets]
         confidence = [cell([f[key]["median_confidence"] if f else None for f in found], digits=2) for key, _ in sets]
         print(f"| `{bridge}` | {count * TI_CLASSES} | " + " | ".join(kappas + confidence) + " |")
+    print()
+
+
+def print_ablations(task: str, bridges: list[str], count: int, seeds: list[str], at) -> None:
+    """Every bridge option at one TI count (make bridge-ablations), beside the study's bridges there: the teacher,
+    the guard's estimate of it, the test translations (the last round's translator, and the best round's, which
+    only labels could pick), and the label-free figures of the held-out TI pairs."""
+    runs = [at(task, seed, count) for seed in seeds]
+    found = [b for b in bridges if any((r / "scores" / f"rounds-{b}.json").exists() for r in runs)]
+    if not any(b not in TGKT_OF for b in found):
+        return  # no ablation ran: the study's own tables say it all
+
+    def best_round(path: Path) -> float | None:
+        tested = [r["test_accuracy"] for r in rounds(path) if "test_accuracy" in r]
+        return 100 * max(tested) if tested else None
+
+    print(f"Every bridge option at {count * TI_CLASSES} TI pairs ({task}; `make bridge-ablations`; the best round is "
+          "picked with the test labels, so it bounds what a label-free rule could reach, no more):\n")
+    print("| bridge | teacher on TR (%) | teacher, estimated (%) | test translations (%) | test, best round (%) "
+          "| held-out TI PSNR (dB) | held-out TI kappa |")
+    print("|---|---|---|---|---|---|---|")
+    for bridge in found:
+        scores = [r / "scores" for r in runs]
+        print(f"| `{bridge}` | {cell([score(s / f'teacher-{bridge}.json') for s in scores])} | "
+              f"{cell([estimated_teacher(s / f'teacher-{bridge}.json') for s in scores])} | "
+              f"{cell([score(s / f'bridge-{bridge}.json') for s in scores])} | "
+              f"{cell([best_round(s / f'rounds-{bridge}.json') for s in scores])} | "
+              f"{cell([last_round(s / f'rounds-{bridge}.json', 'val_psnr') for s in scores])} | "
+              f"{cell([last_round(s / f'rounds-{bridge}.json', 'val_source_kappa') for s in scores], digits=2)} |")
     print()
 
 

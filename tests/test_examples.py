@@ -351,6 +351,31 @@ def test_the_ti_study_table_shows_the_fidelity_where_it_was_measured(tmp_path):
     assert cells[5:8] == ["0.40 ± 0.00", "0.40 ± 0.00", "0.80 ± 0.00"]
 
 
+def test_the_ti_study_table_shows_the_bridge_ablations_beside_the_study_bridges(tmp_path):
+    for seed, (teacher, last, best) in {"100": (0.3, 0.2, 0.4), "101": (0.5, 0.1, 0.3)}.items():
+        scores = tmp_path / "depth-kv1" / f"seed{seed}" / "ti60" / "scores"
+        for bridge in ("unet", "unet-adv"):
+            write_metrics(scores / f"teacher-{bridge}.json", teacher)
+            write_metrics(scores / f"bridge-{bridge}.json", last)
+            (scores / f"rounds-{bridge}.json").write_text(json.dumps({"epochs": [
+                {"step": 100, "test_accuracy": best, "val_psnr": 15.0, "val_source_kappa": 0.1},
+                {"step": 200, "test_accuracy": last, "val_psnr": 16.0, "val_source_kappa": 0.2}]}))
+    args = [sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "depth-kv1", "--seeds",
+            "100 101", "--counts", "60", "--bridges", "unet unet-guided", "--cell", "60"]
+    out = subprocess.run(args + ["--ablations", "unet-adv unet-kl"], capture_output=True, text=True,
+                         check=True).stdout
+    table = out[out.index("Every bridge option at 480 TI pairs (depth-kv1"):]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()
+            if line.startswith("| `")}
+    assert list(rows) == ["`unet`", "`unet-adv`"]  # unet-guided and unet-kl did not run
+    assert rows["`unet-adv`"][0] == f"40.0 ± {statistics.stdev([30.0, 50.0]):.1f}"  # the teacher
+    assert rows["`unet-adv`"][2:6] == [f"15.0 ± {statistics.stdev([20.0, 10.0]):.1f}",  # the last round's translator
+                                       f"35.0 ± {statistics.stdev([40.0, 30.0]):.1f}",  # the best round's
+                                       "16.0 ± 0.0", "0.20 ± 0.00"]
+    without = subprocess.run(args + ["--ablations", ""], capture_output=True, text=True, check=True).stdout
+    assert "Every bridge option" not in without  # the study's bridges alone: their own tables say it all
+
+
 def test_degraded_rgb_scores_the_originals_as_evaluate_does(source_model, pattern_data, tmp_path):
     out = tmp_path / "degraded.json"
     subprocess.run([sys.executable, str(EXAMPLES / "degraded_rgb.py"), "--source-model", str(source_model), "--data",
