@@ -354,6 +354,8 @@ def test_the_ti_study_table_shows_the_fidelity_where_it_was_measured(tmp_path):
 def test_the_ti_study_table_shows_the_bridge_ablations_beside_the_study_bridges(tmp_path):
     for seed, (teacher, last, best) in {"100": (0.3, 0.2, 0.4), "101": (0.5, 0.1, 0.3)}.items():
         scores = tmp_path / "depth-kv1" / f"seed{seed}" / "ti60" / "scores"
+        write_metrics(scores.parent / "metrics" / "source-rgb.json", 0.9)
+        write_metrics(scores.parent / "metrics" / "source-shaded.json", 0.2)
         for bridge in ("unet", "unet-adv"):
             write_metrics(scores / f"teacher-{bridge}.json", teacher)
             write_metrics(scores / f"bridge-{bridge}.json", last)
@@ -365,6 +367,7 @@ def test_the_ti_study_table_shows_the_bridge_ablations_beside_the_study_bridges(
     out = subprocess.run(args + ["--ablations", "unet-adv unet-kl"], capture_output=True, text=True,
                          check=True).stdout
     table = out[out.index("Every bridge option at 480 TI pairs (depth-kv1"):]
+    assert "reads the test scenes' RGB at 90.0 ± 0.0%, a grey shading of their true depth at 20.0 ± 0.0%." in table
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()
             if line.startswith("| `")}
     assert list(rows) == ["`unet`", "`unet-adv`"]  # unet-guided and unet-kl did not run
