@@ -214,9 +214,9 @@ def print_ablations(task: str, bridges: list[str], count: int, seeds: list[str],
     readings = [(what, cell([accuracy(r / "metrics" / f"{method}.json") for r in runs]))
                 for method, what in (("source-rgb", "the test scenes' RGB"), ("source-gray", "a grey copy of it"),
                                      ("source-shaded", "a grey shading of their true depth"))]
-    found_readings = [f"{what} at {value}%" for what, value in readings if value != "–"]
+    found_readings = [f"{what} {value}" for what, value in readings if value != "–"]
     if found_readings:  # what a translation would have to look like to be read
-        print(f"The source model reads {', '.join(found_readings)}.\n")
+        print(f"What the source model reads (%): {'; '.join(found_readings)}.\n")
     print("| bridge | teacher on TR (%) | teacher, estimated (%) | test translations (%) | test, best round (%) "
           "| held-out TI PSNR (dB) | held-out TI kappa |")
     print("|---|---|---|---|---|---|---|")

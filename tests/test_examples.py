@@ -367,7 +367,7 @@ def test_the_ti_study_table_shows_the_bridge_ablations_beside_the_study_bridges(
     out = subprocess.run(args + ["--ablations", "unet-adv unet-kl"], capture_output=True, text=True,
                          check=True).stdout
     table = out[out.index("Every bridge option at 480 TI pairs (depth-kv1"):]
-    assert "reads the test scenes' RGB at 90.0 ± 0.0%, a grey shading of their true depth at 20.0 ± 0.0%." in table
+    assert "reads (%): the test scenes' RGB 90.0 ± 0.0; a grey shading of their true depth 20.0 ± 0.0." in table
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in table.splitlines()
             if line.startswith("| `")}
     assert list(rows) == ["`unet`", "`unet-adv`"]  # unet-guided and unet-kl did not run
