@@ -190,6 +190,8 @@ def print_fidelity(task: str, bridges: list[str], counts: list[int], seeds: list
           + " | ".join(f"confidence, {name}" for _, name in sets) + " |")
     print("|---|---|" + "---|" * (2 * len(sets)))
     for (bridge, count), found in files.items():
+        if not any(found):
+            continue  # a cell not run yet
         kappas = [cell([f[key]["kappa"] if f else None for f in found], digits=2) for key, _ in sets]
         confidence = [cell([f[key]["median_confidence"] if f else None for f in found], digits=2) for key, _ in sets]
         print(f"| `{bridge}` | {count * TI_CLASSES} | " + " | ".join(kappas + confidence) + " |")
