@@ -222,8 +222,8 @@ def print_ablations(task: str, bridges: list[str], count: int, seeds: list[str],
     print("| bridge | teacher on TR (%) | teacher, estimated (%) | test translations (%) | test, best round (%) "
           "| held-out TI PSNR (dB) | held-out TI kappa |")
     print("|---|---|---|---|---|---|---|")
+    scores = [r / "scores" for r in runs]
     for bridge in found:
-        scores = [r / "scores" for r in runs]
         print(f"| `{bridge}` | {cell([score(s / f'teacher-{bridge}.json') for s in scores])} | "
               f"{cell([estimated_teacher(s / f'teacher-{bridge}.json') for s in scores])} | "
               f"{cell([score(s / f'bridge-{bridge}.json') for s in scores])} | "
