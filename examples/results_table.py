@@ -233,7 +233,8 @@ def main() -> None:
         out += ["", "### The teacher and the guard", "",
                 "The teacher is the source model reading a bridge's translations of the TR (adaptation) images; its "
                 "true accuracy is scored with their labels, which no method reads. The guard estimates it without "
-                "labels, from its agreement with the other predictors (xmt/agreement.py).", ""]
+                "labels (docs/methods.md, the teacher guard): from the held-out TI pairs where the bridge recorded "
+                "them, otherwise from its agreement with the other predictors.", ""]
         out += table("teacher", teacher_rows(runs, tasks, args.teachers.split(), args.guarded.split()), tasks)
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
     if args.bridges.split() and bridge_tasks:
