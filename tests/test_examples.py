@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -403,3 +404,24 @@ def test_the_bridge_table_reads_held_out_figures_from_the_committed_scores_when_
                          text=True, check=True).stdout
     assert "| identity (target replicated) | 11.0 dB |" in out
     assert "16.5 dB / 25.0%" in out
+
+
+# The paper64 tables of docs/results.md are made from the per-run JSON committed beside them; a table edited by
+# hand, or a script changed without its tables remade, shows here.
+@pytest.mark.parametrize("target, folder_variable, folder, table, marker", [
+    ("report-table", "RUNS", "results/paper64", "results.md", "paper64 report table"),
+    ("ti-table", "TI_RUNS", "results/paper64/ti-study", "ti-study.md", "paper64 ti-study table"),
+])
+def test_the_committed_paper64_tables_are_what_the_committed_runs_give(tmp_path, target, folder_variable, folder,
+                                                                         table, marker):
+    copy = tmp_path / "runs"
+    shutil.copytree(EXAMPLES / folder, copy)
+    subprocess.run(["make", "-s", "-C", str(EXAMPLES), target, "PRESET=paper64", f"{folder_variable}={copy}",
+                    f"PYTHON={sys.executable}"], check=True, capture_output=True)
+    committed = EXAMPLES / folder / table
+    assert (copy / table).read_text() == committed.read_text()
+    page = tmp_path / "results.md"
+    shutil.copy(EXAMPLES.parent / "docs" / "results.md", page)
+    subprocess.run([sys.executable, str(EXAMPLES / "paste_table.py"), str(page), marker, str(committed)], check=True,
+                   capture_output=True)
+    assert page.read_text() == (EXAMPLES.parent / "docs" / "results.md").read_text()
