@@ -25,7 +25,7 @@ LABELS = {
     "shot": "SHOT",
     "socket": "SOCKET",
     "tent": "TENT (BatchNorm affine only)",
-    "tgkt": "TGKT (xmt, best translator)",
+    "tgkt": "TGKT (the paper's method, `unet` bridge)",
     "tgkt-light": "TGKT, `light` translator",
     "oracle": "oracle (trained on target labels: upper bound, not a method)",
     "tgkt-no-kl": "TGKT without L_KL",

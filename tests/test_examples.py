@@ -29,10 +29,10 @@ def test_results_table_gives_mean_and_sample_std_over_seeds_and_flags_missing_ru
     out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "depth-kv1",
                           "--seeds", "0 1 2", "--methods", "socket tgkt"], capture_output=True, text=True, check=True)
     rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out.stdout.splitlines()
-            if line.startswith("| ") and "method" not in line}
+            if line.startswith("| ") and not line.startswith("| method")}
     std = statistics.stdev([20.0, 30.0, 40.0])
     assert rows["SOCKET"] == f"30.0 ± {std:.1f}"
-    assert rows["TGKT (xmt, best translator)"] == "50.0 (1/3 seeds)"
+    assert rows["TGKT (the paper's method, `unet` bridge)"] == "50.0 (1/3 seeds)"
 
 
 def test_results_table_sets_the_guard_estimate_beside_the_teachers_true_accuracy(tmp_path):
@@ -116,7 +116,7 @@ def test_results_table_pairs_differences_seed_by_seed(tmp_path):
                          capture_output=True, text=True, check=True).stdout
     paired = out[out.index("Paired"):]
     half = 12.706 * statistics.stdev([10.0, 20.0]) / 2 ** 0.5  # t_{0.975, 1} * sd / sqrt(n)
-    assert f"| TGKT (xmt, best translator) | +15.0 [{15 - half:+.1f}, {15 + half:+.1f}] |" in paired
+    assert f"| TGKT (the paper's method, `unet` bridge) | +15.0 [{15 - half:+.1f}, {15 + half:+.1f}] |" in paired
 
 
 def test_criteria_table_ranks_criteria_by_how_they_track_test_accuracy(tmp_path):
