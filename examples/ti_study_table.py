@@ -239,6 +239,10 @@ ROUND_FIGURES = (("Test translations read by the source model (%)", "test_accura
                  ("Held-out TI kappa (the source model's readings of translation and RGB; no label)",
                   "val_source_kappa", 1, 2),
                  ("Held-out TI PSNR (dB; no label)", "val_psnr", 1, 1),
+                 ("Held-out TI L_kl (the source model's KL from its reading of the RGB to that of the translation; "
+                  "no label)", "val_kl", 1, 3),
+                 ("Held-out TI L_perc (distance of the source model's features of translation and RGB; no label)",
+                  "val_perc", 1, 3),
                  ("Entropy of the source model's mean prediction on TR translations (nats; no label)",
                   "tr_marginal_entropy", 1, 2))
 
