@@ -411,6 +411,7 @@ def test_the_bridge_table_reads_held_out_figures_from_the_committed_scores_when_
 @pytest.mark.parametrize("target, folder_variable, folder, table, marker", [
     ("report-table", "RUNS", "results/paper64", "results.md", "paper64 report table"),
     ("ti-table", "TI_RUNS", "results/paper64/ti-study", "ti-study.md", "paper64 ti-study table"),
+    ("budget-table", "BUDGET_RUNS", "results/paper64/ti-study-steps1500", "ti-study.md", "paper64 budget table"),
 ])
 def test_the_committed_paper64_tables_are_what_the_committed_runs_give(tmp_path, target, folder_variable, folder,
                                                                          table, marker):
