@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import EXAMPLES
@@ -91,7 +92,6 @@ def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
 @pytest.mark.slow
 def test_score_translations_scores_the_stored_probabilities(tiny_bridge, tiny_source, tmp_path):
     import h5py
-    import numpy as np
 
     out = tmp_path / "scores.json"
     subprocess.run([sys.executable, str(EXAMPLES / "score_translations.py"), str(tiny_bridge / "translated.h5"),
@@ -167,7 +167,6 @@ def test_shaded_depth_lights_a_plane_facing_the_camera_evenly_and_turns_with_the
         from shaded_depth import LIGHT, shade
     finally:
         sys.path.remove(str(EXAMPLES))
-    import numpy as np
 
     flat = np.full((16, 16), 2000, np.uint16)
     facing = shade(flat)
@@ -287,6 +286,26 @@ def test_teacher_fidelity_splits_the_ti_pairs_as_the_bridge_did(tiny_bridge, tin
     agreeing = held_out["agreement"] * held_out["count"] + trained["agreement"] * trained["count"]
     assert everything["agreement"] == pytest.approx(agreeing / everything["count"])
     assert all(-1 <= f["kappa"] <= 1 and 0 < f["median_confidence"] <= 1 for f in found.values() if isinstance(f, dict))
+
+
+def test_the_confident_estimate_keeps_the_most_confidently_read_pairs_wherever_they_are():
+    """Half the pairs read confidently and kept by the translation, half read unsure and flipped: the confident half
+    gives kappa 1 (the source model's own accuracy); all pairs give kappa 1/3 (agreement 1/2, chance 1/4)."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from guard_confidence import confident_estimate
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    k, classes = 4, np.array([0, 1, 2, 3, 0, 1, 2, 3])
+    confidence = np.array([0.9] * 4 + [0.4] * 4)
+    real = np.full((8, k), 0.0)
+    real[np.arange(8), classes] = confidence
+    real += (1 - real.sum(1, keepdims=True)) / k
+    fake = np.eye(k)[np.concatenate([classes[:4], (classes[4:] + 1) % k])]
+    order = np.random.default_rng(0).permutation(8)
+    real, fake = real[order], fake[order]
+    assert confident_estimate(real, fake, 0.5, 0.9) == pytest.approx(0.9)
+    assert confident_estimate(real, fake, 1.0, 0.9) == pytest.approx(0.25 + (0.9 - 0.25) / 3)
 
 
 @pytest.mark.slow
@@ -412,6 +431,8 @@ def test_the_bridge_table_reads_held_out_figures_from_the_committed_scores_when_
     ("report-table", "RUNS", "results/paper64", "results.md", "paper64 report table"),
     ("ti-table", "TI_RUNS", "results/paper64/ti-study", "ti-study.md", "paper64 ti-study table"),
     ("budget-table", "BUDGET_RUNS", "results/paper64/ti-study-steps1500", "ti-study.md", "paper64 budget table"),
+    ("budget-table", "BUDGET_RUNS", "results/paper64/ti-study-steps1500", "guard-confidence.md",
+     "paper64 guard confidence table"),
 ])
 def test_the_committed_paper64_tables_are_what_the_committed_runs_give(tmp_path, target, folder_variable, folder,
                                                                          table, marker):
