@@ -152,13 +152,30 @@ def test_plot_results_draws_a_png_from_the_metrics(tmp_path):
     for seed, (socket, oracle) in {"0": (0.2, 0.8), "1": (0.4, 0.9)}.items():
         write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "socket.json", socket)
         write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / "oracle.json", oracle)
-    out = tmp_path / "img" / "results.png"
-    subprocess.run([sys.executable, str(EXAMPLES / "plot_results.py"), str(tmp_path), "--tasks", "nir",
-                    "--seeds", "0 1", "--methods", "socket tgkt", "--out", str(out)], check=True, cwd=EXAMPLES)
+    write_metrics(tmp_path / "nir" / "seed1" / "metrics" / "tgkt.json", 0.5)
     from PIL import Image
 
-    with Image.open(out) as image:
-        assert image.format == "PNG" and image.width > 300
+    for versus in ([], ["--versus", "socket"]):
+        out = tmp_path / "img" / f"results{len(versus)}.png"
+        subprocess.run([sys.executable, str(EXAMPLES / "plot_results.py"), str(tmp_path), "--tasks", "nir",
+                        "--seeds", "0 1", "--methods", "socket tgkt", *versus, "--out", str(out)], check=True,
+                       cwd=EXAMPLES)
+        with Image.open(out) as image:
+            assert image.format == "PNG" and image.width > 300
+    assert Image.open(tmp_path / "img" / "results2.png").height > Image.open(tmp_path / "img" / "results0.png").height
+
+
+def test_plot_results_pairs_differences_over_the_seeds_where_both_ran(tmp_path):
+    runs = {"0": {"socket": 0.5, "tgkt": 0.25}, "1": {"socket": 0.5}, "2": {"socket": 0.25, "tgkt": 0.5}}
+    for seed, accuracies in runs.items():
+        for method, value in accuracies.items():
+            write_metrics(tmp_path / "nir" / f"seed{seed}" / "metrics" / f"{method}.json", value)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from plot_results import paired_differences
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert paired_differences(tmp_path, "nir", ["0", "1", "2", "3"], "tgkt", "socket") == [-25.0, 25.0]
 
 
 def test_shaded_depth_lights_a_plane_facing_the_camera_evenly_and_turns_with_the_surface():
