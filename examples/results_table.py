@@ -161,6 +161,37 @@ def teacher_rows(runs: dict[str, list[Path]], tasks: list[str], teachers: list[s
     return rows
 
 
+def guard_run_rows(root: Path, tasks: list[str], seeds: list[str], guarded: str, teacher: str,
+                   versus: str) -> list[str]:
+    """One row a (task, seed) where the guarded run exists: the teacher's true accuracy on TR beside the guard's
+    two label-free estimates of it, the weight the guard gave L_KL, and TGKT without and with the guard against
+    the versus method (points)."""
+    def points(run: Path, method: str) -> str:
+        a, b = accuracy(run / "metrics" / f"{method}.json"), accuracy(run / "metrics" / f"{versus}.json")
+        return f"{a - b:+.1f}" if a is not None and b is not None else "–"
+
+    def percent(value: float | None) -> str:
+        return f"{100 * value:.1f}" if value is not None else "–"
+
+    rows = []
+    for t in tasks:
+        for seed in seeds:
+            run = root / t / f"seed{seed}"
+            guard = read_json(run / "scores" / f"guard-{guarded}.json")
+            if guard is None:
+                continue
+            true = read_json(run / "scores" / f"teacher-{teacher}.json")
+            holdout = guard.get("guard_teacher_accuracy_holdout")
+            # a guard that predates the held-out estimate recorded only the agreement one, as its estimate
+            agreement = guard.get("guard_teacher_accuracy_agreement",
+                                  guard["guard_teacher_accuracy"] if holdout is None else None)
+            cells = [t, seed, percent(true["accuracy"] if true else None), percent(holdout), percent(agreement),
+                     f"{guard['guard_weight']:.2f}",
+                     points(run, "tgkt"), points(run, guarded)]
+            rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def best_other(agreements: dict | None) -> float | None:
     """The true accuracy of the other predictor the guard estimated best (guard_agreements.py's file)."""
     if not agreements:
@@ -192,6 +223,7 @@ def main() -> None:
     parser.add_argument("--versus", default="", help="a method to compare the others with, seed by seed")
     parser.add_argument("--teachers", default="", help="bridges whose TR translations' accuracy to report")
     parser.add_argument("--guarded", default="", help="guarded TGKT runs whose guard decisions to report")
+    parser.add_argument("--guard-teacher", default="unet", help="the bridge whose teacher the guarded runs distil")
     parser.add_argument("--command", default="", help="the command that made the run, quoted in the output")
     parser.add_argument("--grouping", action="store_true", help="also each method's accuracy under the best "
                         "one-to-one relabelling of its classes")
@@ -236,6 +268,16 @@ def main() -> None:
                 "labels (docs/methods.md, the teacher guard): from the held-out TI pairs where the bridge recorded "
                 "them, otherwise from its agreement with the other predictors.", ""]
         out += table("teacher", teacher_rows(runs, tasks, args.teachers.split(), args.guarded.split()), tasks)
+        versus = args.versus or "socket"
+        for m in args.guarded.split():
+            rows = guard_run_rows(args.runs, tasks, seeds, m, args.guard_teacher, versus)
+            if rows:
+                out += ["", f"Run by run, `{m}`: the `{args.guard_teacher}` teacher's true accuracy on TR (%) beside "
+                        "the guard's two estimates of it (%), the weight it gave L_KL, and TGKT without and with "
+                        f"the guard minus {LABELS.get(versus, versus)} (points).", "",
+                        f"| task | seed | teacher, true | estimate, held-out TI | estimate, agreement | weight on L_KL "
+                        f"| TGKT - {LABELS.get(versus, versus)} | guarded - {LABELS.get(versus, versus)} |",
+                        "|---|---:|---:|---:|---:|---:|---:|---:|"] + rows
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
     if args.bridges.split() and bridge_tasks:
         out += ["", "### Bridge: the source model on raw target images and on their translations", ""]

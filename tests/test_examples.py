@@ -69,6 +69,33 @@ def test_results_table_shows_both_estimates_of_the_teacher(tmp_path):
     assert rows["tgkt-guard: estimated teacher accuracy from the held-out TI pairs (%)"] == "11.0"
 
 
+def test_results_table_lists_the_guard_run_by_run(tmp_path):
+    # seed 0: a weak teacher switched off; seed 1: a good one let through; seed 2: no guarded run (no row)
+    runs = {"0": (0.20, 0.11, 0.30, 0.0, 0.30, 0.50, 0.50), "1": (0.80, 0.70, 0.85, 1.0, 0.60, 0.65, 0.50)}
+    for seed, (teacher, holdout, agreement, weight, tgkt, guarded, socket) in runs.items():
+        run = tmp_path / "nir" / f"seed{seed}"
+        write_metrics(run / "scores" / "teacher-unet.json", teacher)
+        (run / "scores" / "guard-tgkt-guard.json").write_text(json.dumps(
+            {"guard_weight": weight, "guard_teacher_accuracy": holdout, "guard_other_accuracies": [0.5],
+             "guard_teacher_accuracy_holdout": holdout, "guard_teacher_accuracy_agreement": agreement}))
+        for method, value in (("tgkt", tgkt), ("tgkt-guard", guarded), ("socket", socket)):
+            write_metrics(run / "metrics" / f"{method}.json", value)
+    write_metrics(tmp_path / "nir" / "seed2" / "metrics" / "socket.json", 0.5)
+    # seed 3: a guard that predates the held-out estimate recorded the agreement one alone
+    (tmp_path / "nir" / "seed3" / "scores").mkdir(parents=True)
+    (tmp_path / "nir" / "seed3" / "scores" / "guard-tgkt-guard.json").write_text(json.dumps(
+        {"guard_weight": 0.0, "guard_teacher_accuracy": 0.12, "guard_other_accuracies": [0.5]}))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
+                          "--seeds", "0 1 2 3", "--methods", "socket tgkt tgkt-guard", "--teachers", "unet",
+                          "--guarded", "tgkt-guard", "--versus", "socket"], capture_output=True, text=True,
+                         check=True).stdout
+    rows = [line.split("|")[1:-1] for line in out[out.index("Run by run"):].splitlines() if line.startswith("| nir")]
+    assert [[c.strip() for c in row] for row in rows] == [
+        ["nir", "0", "20.0", "11.0", "30.0", "0.00", "-20.0", "+0.0"],
+        ["nir", "1", "80.0", "70.0", "85.0", "1.00", "+10.0", "+15.0"],
+        ["nir", "3", "–", "–", "12.0", "0.00", "–", "–"]]
+
+
 def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
     predictors = [("bridge-unet/translated.h5", 0.10, 0.12, 1.0), ("models/socket.safetensors", 0.60, 0.95, 0.02),
                   ("models/shot.safetensors", 0.40, 0.50, 0.04), ("bridge-light/translated.h5", 0.11, 0.13, 0.3)]
