@@ -491,3 +491,26 @@ def test_the_committed_paper64_tables_are_what_the_committed_runs_give(tmp_path,
     subprocess.run([sys.executable, str(EXAMPLES / "paste_table.py"), str(page), marker, str(committed)], check=True,
                    capture_output=True)
     assert page.read_text() == (EXAMPLES.parent / "docs" / "results.md").read_text()
+
+
+def test_makefile_resumes_a_training_stage_only_from_the_state_its_interrupted_run_left(tmp_path):
+    run = tmp_path / "depth-kv1" / "seed0"
+    (run / "bench").mkdir(parents=True)
+    for made in ("bench/manifest.json", "source.safetensors", "ti.h5"):
+        (run / made).touch()
+    targets = [str(run / "bridge-unet" / "translated.h5"), str(run / "models" / "socket.safetensors")]
+
+    def commands() -> dict[str, str]:
+        out = subprocess.run(["make", "-n", "-C", str(EXAMPLES), *targets, "PRESET=small", f"RUNS={tmp_path}",
+                              "TASK=depth-kv1", "SEED=0"], check=True, capture_output=True, text=True).stdout
+        out = out.replace("\\\n", " ")
+        return {stage: next(line for line in out.splitlines() if line.startswith(f"xmt {stage} "))
+                for stage in ("bridge", "transfer")}
+
+    assert not any("--resume" in line for line in commands().values())  # nothing interrupted: start afresh
+    (run / "bridge-unet.xmt-state").touch()  # the bridge was interrupted, the transfer never started
+    lines = commands()
+    assert "--resume" in lines["bridge"] and "--resume" not in lines["transfer"]
+    (run / "models").mkdir()
+    (run / "models" / "socket.safetensors.xmt-state").touch()
+    assert "--resume" in commands()["transfer"]
