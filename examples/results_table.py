@@ -186,8 +186,7 @@ def guard_run_rows(root: Path, tasks: list[str], seeds: list[str], guarded: str,
             agreement = guard.get("guard_teacher_accuracy_agreement",
                                   guard["guard_teacher_accuracy"] if holdout is None else None)
             cells = [t, seed, percent(true["accuracy"] if true else None), percent(holdout), percent(agreement),
-                     f"{guard['guard_weight']:.2f}",
-                     points(run, "tgkt"), points(run, guarded)]
+                     f"{guard['guard_weight']:.2f}", points(run, "tgkt"), points(run, guarded)]
             rows.append("| " + " | ".join(cells) + " |")
     return rows
 
