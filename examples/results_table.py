@@ -162,10 +162,11 @@ def teacher_rows(runs: dict[str, list[Path]], tasks: list[str], teachers: list[s
 
 
 def guard_run_rows(root: Path, tasks: list[str], seeds: list[str], guarded: str, teacher: str,
-                   versus: str) -> list[str]:
-    """One row a (task, seed) where the guarded run exists: the teacher's true accuracy on TR beside the guard's
-    two label-free estimates of it, the weight the guard gave L_KL, and TGKT without and with the guard against
-    the versus method (points)."""
+                   versus: str) -> tuple[list[str], str]:
+    """One row a (task, seed) where the guarded run exists: the teacher's true accuracy on TR beside the versus
+    method's model's on the same images, the guard's two label-free estimates of the teacher, the weight it gave
+    L_KL, and TGKT without and with the guard against the versus method (points); then a line on how each
+    estimate compares with the truth over the runs."""
     def points(run: Path, method: str) -> str:
         a, b = accuracy(run / "metrics" / f"{method}.json"), accuracy(run / "metrics" / f"{versus}.json")
         return f"{a - b:+.1f}" if a is not None and b is not None else "–"
@@ -173,22 +174,38 @@ def guard_run_rows(root: Path, tasks: list[str], seeds: list[str], guarded: str,
     def percent(value: float | None) -> str:
         return f"{100 * value:.1f}" if value is not None else "–"
 
-    rows = []
+    rows, truths, estimates = [], [], {"held-out TI": [], "agreement": []}
     for t in tasks:
         for seed in seeds:
             run = root / t / f"seed{seed}"
             guard = read_json(run / "scores" / f"guard-{guarded}.json")
             if guard is None:
                 continue
-            true = read_json(run / "scores" / f"teacher-{teacher}.json")
+            true = (read_json(run / "scores" / f"teacher-{teacher}.json") or {}).get("accuracy")
+            scored = (read_json(run / "scores" / f"agreements-{guarded}.json") or {}).get("predictors", [])
+            other = next((p["true_accuracy"] for p in scored if p["predictor"].endswith(f"/{versus}.safetensors")),
+                         None)
             holdout = guard.get("guard_teacher_accuracy_holdout")
             # a guard that predates the held-out estimate recorded only the agreement one, as its estimate
             agreement = guard.get("guard_teacher_accuracy_agreement",
                                   guard["guard_teacher_accuracy"] if holdout is None else None)
-            cells = [t, seed, percent(true["accuracy"] if true else None), percent(holdout), percent(agreement),
-                     f"{guard['guard_weight']:.2f}", points(run, "tgkt"), points(run, guarded)]
-            rows.append("| " + " | ".join(cells) + " |")
-    return rows
+            rows.append("| " + " | ".join([t, seed, percent(true), percent(other), percent(holdout), percent(agreement),
+                                           f"{guard['guard_weight']:.2f}", points(run, "tgkt"),
+                                           points(run, guarded)]) + " |")
+            if true is not None and holdout is not None and agreement is not None:
+                truths.append(true)
+                estimates["held-out TI"].append(holdout)
+                estimates["agreement"].append(agreement)
+    summary = ""
+    if len(truths) > 2:
+        parts = []
+        for name, values in estimates.items():
+            ratio = statistics.mean(e / t for e, t in zip(values, truths))
+            below = sum(e < t for e, t in zip(values, truths))
+            parts.append(f"the {name} estimate is {ratio:.2f} of the truth on average, below it on {below} runs of "
+                         f"{len(truths)}, r = {np.corrcoef(values, truths)[0, 1]:+.2f}")
+        summary = "Over these runs, " + "; ".join(parts) + "."
+    return rows, summary
 
 
 def best_other(agreements: dict | None) -> float | None:
@@ -269,14 +286,15 @@ def main() -> None:
         out += table("teacher", teacher_rows(runs, tasks, args.teachers.split(), args.guarded.split()), tasks)
         versus = args.versus or "socket"
         for m in args.guarded.split():
-            rows = guard_run_rows(args.runs, tasks, seeds, m, args.guard_teacher, versus)
+            rows, summary = guard_run_rows(args.runs, tasks, seeds, m, args.guard_teacher, versus)
+            name = LABELS.get(versus, versus)
             if rows:
                 out += ["", f"Run by run, `{m}`: the `{args.guard_teacher}` teacher's true accuracy on TR (%) beside "
-                        "the guard's two estimates of it (%), the weight it gave L_KL, and TGKT without and with "
-                        f"the guard minus {LABELS.get(versus, versus)} (points).", "",
-                        f"| task | seed | teacher, true | estimate, held-out TI | estimate, agreement | weight on L_KL "
-                        f"| TGKT - {LABELS.get(versus, versus)} | guarded - {LABELS.get(versus, versus)} |",
-                        "|---|---:|---:|---:|---:|---:|---:|---:|"] + rows
+                        f"{name}'s model's on the same images, the guard's two estimates of the teacher (%), the "
+                        f"weight it gave L_KL, and TGKT without and with the guard minus {name} (points).", "",
+                        f"| task | seed | teacher, true | {name}'s model, true | estimate, held-out TI "
+                        f"| estimate, agreement | weight on L_KL | TGKT - {name} | guarded - {name} |",
+                        "|---|---:|---:|---:|---:|---:|---:|---:|---:|"] + rows + ([summary] if summary else [])
     bridge_tasks = [t for t in tasks if t in args.bridge_tasks.split()] if args.bridge_tasks else tasks
     if args.bridges.split() and bridge_tasks:
         out += ["", "### Bridge: the source model on raw target images and on their translations", ""]

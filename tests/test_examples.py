@@ -70,8 +70,9 @@ def test_results_table_shows_both_estimates_of_the_teacher(tmp_path):
 
 
 def test_results_table_lists_the_guard_run_by_run(tmp_path):
-    # seed 0: a weak teacher switched off; seed 1: a good one let through; seed 2: no guarded run (no row)
-    runs = {"0": (0.20, 0.11, 0.30, 0.0, 0.30, 0.50, 0.50), "1": (0.80, 0.70, 0.85, 1.0, 0.60, 0.65, 0.50)}
+    # seeds 0 and 4: weak teachers switched off; seed 1: a good one let through; seed 2: no guarded run (no row)
+    runs = {"0": (0.20, 0.11, 0.30, 0.0, 0.30, 0.50, 0.50), "1": (0.80, 0.70, 0.85, 1.0, 0.60, 0.65, 0.50),
+            "4": (0.40, 0.10, 0.60, 0.0, 0.40, 0.50, 0.50)}
     for seed, (teacher, holdout, agreement, weight, tgkt, guarded, socket) in runs.items():
         run = tmp_path / "nir" / f"seed{seed}"
         write_metrics(run / "scores" / "teacher-unet.json", teacher)
@@ -80,20 +81,34 @@ def test_results_table_lists_the_guard_run_by_run(tmp_path):
              "guard_teacher_accuracy_holdout": holdout, "guard_teacher_accuracy_agreement": agreement}))
         for method, value in (("tgkt", tgkt), ("tgkt-guard", guarded), ("socket", socket)):
             write_metrics(run / "metrics" / f"{method}.json", value)
+    # what SOCKET's model reads of the TR images, where the guard's predictors were scored (seed 0 only)
+    (tmp_path / "nir" / "seed0" / "scores" / "agreements-tgkt-guard.json").write_text(json.dumps({"predictors": [
+        {"predictor": p, "true_accuracy": t, "estimated_accuracy": e, "kappa_with_teacher": 0.1}
+        for p, t, e in (("nir/seed0/bridge-unet/translated.h5", 0.20, 0.11),
+                        ("nir/seed0/models/shot.safetensors", 0.45, 0.6),
+                        ("nir/seed0/models/socket.safetensors", 0.55, 0.7))]}))
     write_metrics(tmp_path / "nir" / "seed2" / "metrics" / "socket.json", 0.5)
     # seed 3: a guard that predates the held-out estimate recorded the agreement one alone
     (tmp_path / "nir" / "seed3" / "scores").mkdir(parents=True)
     (tmp_path / "nir" / "seed3" / "scores" / "guard-tgkt-guard.json").write_text(json.dumps(
         {"guard_weight": 0.0, "guard_teacher_accuracy": 0.12, "guard_other_accuracies": [0.5]}))
     out = subprocess.run([sys.executable, str(EXAMPLES / "results_table.py"), str(tmp_path), "--tasks", "nir",
-                          "--seeds", "0 1 2 3", "--methods", "socket tgkt tgkt-guard", "--teachers", "unet",
+                          "--seeds", "0 1 2 3 4", "--methods", "socket tgkt tgkt-guard", "--teachers", "unet",
                           "--guarded", "tgkt-guard", "--versus", "socket"], capture_output=True, text=True,
                          check=True).stdout
     rows = [line.split("|")[1:-1] for line in out[out.index("Run by run"):].splitlines() if line.startswith("| nir")]
     assert [[c.strip() for c in row] for row in rows] == [
-        ["nir", "0", "20.0", "11.0", "30.0", "0.00", "-20.0", "+0.0"],
-        ["nir", "1", "80.0", "70.0", "85.0", "1.00", "+10.0", "+15.0"],
-        ["nir", "3", "–", "–", "12.0", "0.00", "–", "–"]]
+        ["nir", "0", "20.0", "55.0", "11.0", "30.0", "0.00", "-20.0", "+0.0"],
+        ["nir", "1", "80.0", "–", "70.0", "85.0", "1.00", "+10.0", "+15.0"],
+        ["nir", "3", "–", "–", "–", "12.0", "0.00", "–", "–"],
+        ["nir", "4", "40.0", "–", "10.0", "60.0", "0.00", "-10.0", "+0.0"]]
+    # over the three runs with both estimates and the truth (seed 3 has no truth): held-out 0.55, 0.875 and 0.25 of
+    # it, all below; agreement 1.5, 1.0625 and 1.5 of it, none below
+    holdout_r = np.corrcoef([0.11, 0.70, 0.10], [0.20, 0.80, 0.40])[0, 1]
+    agreement_r = np.corrcoef([0.30, 0.85, 0.60], [0.20, 0.80, 0.40])[0, 1]
+    assert (f"the held-out TI estimate is {(0.55 + 0.875 + 0.25) / 3:.2f} of the truth on average, below it on 3 runs "
+            f"of 3, r = {holdout_r:+.2f}; the agreement estimate is {(1.5 + 1.0625 + 1.5) / 3:.2f} of the truth on "
+            f"average, below it on 0 runs of 3, r = {agreement_r:+.2f}.") in out
 
 
 def test_results_table_shows_what_the_guard_saw_scored(tmp_path):
