@@ -160,12 +160,6 @@ def test_bridge_refuses_a_discriminator_larger_than_its_images_and_unknown_choic
         assert not (tmp_path / "out").exists()
 
 
-def test_bridge_refuses_save_epochs_with_resume(tiny_source, tiny_ti, tiny_synth, tmp_path, capsys):
-    code, _, err = run_cli(_bridge(tiny_source, tiny_ti, tiny_synth, tmp_path / "out", "--save-epochs", "--resume"),
-                           capsys)
-    assert code == 2 and "--save-epochs" in err and "--resume" in err, err
-
-
 @pytest.mark.slow
 def test_bridge_length_is_in_steps_whatever_the_number_of_ti_pairs(tiny_source, tiny_ti, tiny_synth, tmp_path,
                                                                     capsys):

@@ -123,11 +123,12 @@ def test_resume_without_a_saved_state_is_refused(pattern_data, tmp_path, capsys)
 def bridge_args(tiny_synth, tiny_source, tiny_ti, out):
     return ["bridge", "--source-model", tiny_source, "--ti", tiny_ti, "--target-data",
             tiny_synth / "target" / "adapt" / "depth", "--target", "depth", "--out", out, "--translator", "unet",
-            "--translator-arg", "base_channels=8", "--epochs", "3", "--batch-size", "16", "--device", "cpu", "-q"]
+            "--translator-arg", "base_channels=8", "--epochs", "3", "--batch-size", "16", "--save-epochs", "--device", "cpu", "-q"]
 
 
 @pytest.mark.slow
 def test_bridge_killed_and_resumed_is_bit_identical(tiny_synth, tiny_source, tiny_ti, tmp_path, capsys):
+    """With --save-epochs too: the rounds trained before the kill are written from the saved state."""
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     code, _, err = run_cli(bridge_args(tiny_synth, tiny_source, tiny_ti, whole), capsys)
     assert code == 0, err
@@ -137,6 +138,9 @@ def test_bridge_killed_and_resumed_is_bit_identical(tiny_synth, tiny_source, tin
     assert code == 0, err
     assert same_weights(resumed / "translator.safetensors", whole / "translator.safetensors")
     assert log_without_timings(resumed / "bridge.jsonl") == log_without_timings(whole / "bridge.jsonl")
+    rounds = sorted(p.name for p in (whole / "epochs").iterdir())
+    assert len(rounds) == 3 and sorted(p.name for p in (resumed / "epochs").iterdir()) == rounds
+    assert all(same_weights(resumed / "epochs" / name, whole / "epochs" / name) for name in rounds)
     assert not state_path(resumed).exists()
 
 

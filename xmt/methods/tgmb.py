@@ -177,6 +177,13 @@ class Bridge(Procedure):
         return {"step": (epoch + 1) * self.steps_per_epoch, **self.monitor(self.holdout, self.tr_sample),
                 **self.baseline}
 
+    def state_dict(self) -> dict:
+        """With save_epochs, the rounds' translators so far: a resumed run still writes every one of them."""
+        return {"epoch_translators": self.epoch_translators}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch_translators = state.get("epoch_translators", [])
+
     # ---- encoding -----------------------------------------------------------------------------
     def target_unit(self, images: NativeImages, indices: torch.Tensor) -> torch.Tensor:
         return self.data.target_recipe.to_unit(images.rows(indices).to(self.device))

@@ -64,9 +64,6 @@ def run_bridge(*, source_model: Path, ti: Path, target_data: Path, target: str, 
                workers: int = 0, force: bool = False, cli_options: dict | None = None,
                root: Path | None = None, resume: bool = False, stream: bool = False) -> BridgeOutputs:
     check_target_modality(target)
-    if config.save_epochs and resume:
-        raise UserError("--save-epochs keeps every epoch's translator in memory, which --resume cannot restore: "
-                        "run it again from the start (--force)")
     inputs = {"source_model": source_model, "ti": ti, "target_data": target_data}
     with claim_outputs([Output(out, BRIDGE_FOLDER)], inputs=inputs.values(), force=force) as claim, \
             open_run_state(out, cli_options or {}, inputs, resume=resume, force=force) as state:
