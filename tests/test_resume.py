@@ -145,6 +145,22 @@ def test_bridge_killed_and_resumed_is_bit_identical(tiny_synth, tiny_source, tin
 
 
 @pytest.mark.slow
+def test_a_bridge_state_without_the_rounds_translators_is_refused_not_resumed_short(tiny_synth, tiny_source, tiny_ti,
+                                                                                    tmp_path, capsys):
+    """A state an older xmt wrote (no rounds' translators in it) would write only the rounds after the resume."""
+    out = tmp_path / "resumed"
+    args = bridge_args(tiny_synth, tiny_source, tiny_ti, out)
+    older = "import xmt.methods.tgmb as tgmb\ntgmb.Bridge.state_dict = lambda self: {}\n" + DIE
+    done = subprocess.run([PY, "-c", older, "after", "2", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 9, done.stderr
+    code, _, err = run_cli(args + ["--resume"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert str(state_path(out)) in err and "--save-epochs" in err and "--force" in err
+    assert state_path(out).exists() and not out.exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["tgkt", "shot"])
 def test_transfer_killed_and_resumed_is_bit_identical(method, tiny_synth, tiny_source, tiny_ti, tiny_bridge,
                                                       tmp_path, capsys):

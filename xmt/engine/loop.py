@@ -24,7 +24,7 @@ from xmt.engine.distributed import average_buffers, average_gradients, shard, wo
 from xmt.engine.jsonlog import EpochLog
 from xmt.engine.run_state import RunState, rng_state, set_rng_state
 from xmt.engine.seeding import seed_everything
-from xmt.errors import RunFailure
+from xmt.errors import RunFailure, UserError
 
 Terms = dict[str, torch.Tensor]
 LOG_EVERY = 50  # steps between reads of the loss terms (progress note and finiteness check)
@@ -244,7 +244,10 @@ class Trainer:
         for key, scaler in self.scalers.items():
             scaler.load_state_dict(state["scalers"][key])
         set_rng_state(self.generator, state["rng"])
-        procedure.load_state_dict(state["procedure"])
+        try:
+            procedure.load_state_dict(state["procedure"])
+        except UserError as error:  # a state the procedure cannot take: the message names the state file
+            raise (UserError(str(error), path=self.run_state.path) if error.path is None else error) from None
         self._best = state["best"]
         self.log.records = list(state["log"])
         if not 0 <= state["epoch"] <= procedure.epochs:

@@ -182,6 +182,9 @@ class Bridge(Procedure):
         return {"epoch_translators": self.epoch_translators}
 
     def load_state_dict(self, state: dict) -> None:
+        if self.config.save_epochs and "epoch_translators" not in state:  # a state an older xmt wrote
+            raise UserError("the saved state does not hold the rounds' translators that --save-epochs writes: "
+                            "run it again from the start (--force)")
         self.epoch_translators = state.get("epoch_translators", [])
 
     # ---- encoding -----------------------------------------------------------------------------
