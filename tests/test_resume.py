@@ -123,7 +123,8 @@ def test_resume_without_a_saved_state_is_refused(pattern_data, tmp_path, capsys)
 def bridge_args(tiny_synth, tiny_source, tiny_ti, out):
     return ["bridge", "--source-model", tiny_source, "--ti", tiny_ti, "--target-data",
             tiny_synth / "target" / "adapt" / "depth", "--target", "depth", "--out", out, "--translator", "unet",
-            "--translator-arg", "base_channels=8", "--epochs", "3", "--batch-size", "16", "--save-epochs", "--device", "cpu", "-q"]
+            "--translator-arg", "base_channels=8", "--epochs", "3", "--batch-size", "16", "--save-epochs",
+            "--device", "cpu", "-q"]
 
 
 @pytest.mark.slow
