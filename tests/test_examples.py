@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -529,3 +531,48 @@ def test_makefile_resumes_a_training_stage_only_from_the_state_its_interrupted_r
     (run / "models").mkdir()
     (run / "models" / "socket.safetensors.xmt-state").touch()
     assert "--resume" in commands()["transfer"]
+
+
+
+def test_keep_time_gives_a_file_remade_bit_for_bit_its_records_time_and_records_one_that_differs(tmp_path):
+    made, record = tmp_path / "source.safetensors", tmp_path / "source.safetensors.sha256"
+    keep_time = [sys.executable, str(EXAMPLES / "keep_time.py"), str(made)]
+    made.write_bytes(b"weights")
+    subprocess.run(keep_time, check=True, capture_output=True)  # the first time: recorded
+    assert record.read_text() == f"{hashlib.sha256(b'weights').hexdigest()}  source.safetensors\n"
+    os.utime(record, ns=(10**18, 10**18))
+    made.write_bytes(b"weights")  # remade, the same bytes: it takes the record's time
+    subprocess.run(keep_time, check=True, capture_output=True)
+    assert made.stat().st_mtime_ns == 10**18
+    made.write_bytes(b"other weights")  # remade differently: recorded anew, its own time kept
+    subprocess.run(keep_time, check=True, capture_output=True)
+    assert made.stat().st_mtime_ns != 10**18
+    assert record.read_text().split()[0] == hashlib.sha256(b"other weights").hexdigest()
+
+
+@pytest.mark.slow
+def test_a_source_model_remade_bit_for_bit_leaves_the_results_made_from_it_up_to_date(tmp_path):
+    """A later session (or a fresh clone) has the committed results and the records beside them, not the
+    benchmark and checkpoints: remaking the source model for a new result must not make the others stale."""
+    seed = tmp_path / "depth-kv1" / "seed0"
+    make = ["make", "-s", "-C", str(EXAMPLES), "PRESET=small", f"RUNS={tmp_path}", "TASK=depth-kv1", "SEED=0",
+            f"XMT={sys.executable} -m xmt", f"PYTHON={sys.executable}"]
+    committed, new = seed / "metrics" / "source-rgb.json", seed / "metrics" / "source-gray.json"
+    subprocess.run([*make, str(committed)], check=True, capture_output=True)
+    assert (seed / "bench.sha256").exists() and (seed / "source.safetensors.sha256").exists()
+    up_to_date = [*make, "-q", str(committed)]
+    assert subprocess.run(up_to_date).returncode == 0
+
+    def remake_for_a_new_result() -> None:
+        shutil.rmtree(seed / "bench")  # bench.sha256 and source.safetensors.sha256 stay (committed)
+        (seed / "source.safetensors").unlink()
+        new.unlink(missing_ok=True)
+        subprocess.run([*make, str(new)], check=True, capture_output=True)
+        assert (seed / "source.safetensors").exists() and new.exists()
+
+    remake_for_a_new_result()
+    assert subprocess.run(up_to_date).returncode == 0
+    # a source model that differs from its record is recorded anew, and what came from the old one is stale
+    (seed / "source.safetensors.sha256").write_text(f"{'0' * 64}  source.safetensors\n")
+    remake_for_a_new_result()
+    assert subprocess.run(up_to_date).returncode == 1

@@ -1,0 +1,51 @@
+"""A shared input remade bit for bit keeps the time of the file the committed results came from.
+
+make remakes whatever is older than its inputs. A study that spans sessions commits its results (small JSON)
+but not the benchmarks, checkpoints and packs they came from; remaking one of those when a new cell needs it
+would make every committed result of the same seed look stale, and make would redo hours of runs. synth,
+train-source on the CPU and prepare-ti write the same bytes each time, so each such file's sha256 is recorded
+beside it (FILE.sha256, or RECORD; committed with the results). A remade file that matches its record takes the record's
+time, older than anything made from it; one that does not is recorded anew, so that what came from it is remade.
+
+    python keep_time.py FILE [RECORD]    # RECORD: FILE.sha256 unless FILE is inside a folder an xmt stage owns
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from pathlib import Path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_time(path: Path, record: Path | None = None) -> bool:
+    """True when `path` matches its record and now carries the record's time; else record it anew."""
+    record = record or path.with_name(path.name + ".sha256")
+    digest = sha256_of(path)
+    if record.is_file() and record.read_text().split()[:1] == [digest]:
+        stat = record.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        return True
+    record.write_text(f"{digest}  {path.name}\n")
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("file", type=Path)
+    parser.add_argument("record", type=Path, nargs="?", help="where its sha256 is kept (default: FILE.sha256)")
+    args = parser.parse_args()
+    kept = keep_time(args.file, args.record)
+    print(f"{args.file}: {'the same bytes as before, its time kept' if kept else 'recorded'}")
+
+
+if __name__ == "__main__":
+    main()
