@@ -4,8 +4,9 @@ make remakes whatever is older than its inputs. A study that spans sessions comm
 but not the benchmarks, checkpoints and packs they came from; remaking one of those when a new cell needs it
 would make every committed result of the same seed look stale, and make would redo hours of runs. synth,
 train-source on the CPU and prepare-ti write the same bytes each time, so each such file's sha256 is recorded
-beside it (FILE.sha256, or RECORD; committed with the results). A remade file that matches its record takes the record's
-time, older than anything made from it; one that does not is recorded anew, so that what came from it is remade.
+beside it with the time it was made (FILE.sha256, or RECORD; committed with the results). A remade file that
+matches its record takes the recorded time, older than anything made from it; one that does not is recorded
+anew, so that what came from it is remade.
 
     python keep_time.py FILE [RECORD]    # RECORD: FILE.sha256 unless FILE is inside a folder an xmt stage owns
 """
@@ -27,14 +28,18 @@ def sha256_of(path: Path) -> str:
 
 
 def keep_time(path: Path, record: Path | None = None) -> bool:
-    """True when `path` matches its record and now carries the record's time; else record it anew."""
+    """True when `path` matches its record and now carries the recorded time; else record it anew.
+
+    The record holds the time the file was first made, not its own: a fresh clone gives every committed file
+    the time of the checkout, in no order one could rely on."""
     record = record or path.with_name(path.name + ".sha256")
     digest = sha256_of(path)
-    if record.is_file() and record.read_text().split()[:1] == [digest]:
-        stat = record.stat()
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    fields = record.read_text().split() if record.is_file() else []
+    if len(fields) == 3 and fields[0] == digest and fields[1].isdigit():
+        made = int(fields[1])
+        os.utime(path, ns=(made, made))
         return True
-    record.write_text(f"{digest}  {path.name}\n")
+    record.write_text(f"{digest} {path.stat().st_mtime_ns} {path.name}\n")
     return False
 
 

@@ -534,20 +534,22 @@ def test_makefile_resumes_a_training_stage_only_from_the_state_its_interrupted_r
 
 
 
-def test_keep_time_gives_a_file_remade_bit_for_bit_its_records_time_and_records_one_that_differs(tmp_path):
+def test_keep_time_gives_a_file_remade_bit_for_bit_the_time_it_was_first_made_and_records_one_that_differs(
+        tmp_path):
     made, record = tmp_path / "source.safetensors", tmp_path / "source.safetensors.sha256"
     keep_time = [sys.executable, str(EXAMPLES / "keep_time.py"), str(made)]
     made.write_bytes(b"weights")
-    subprocess.run(keep_time, check=True, capture_output=True)  # the first time: recorded
-    assert record.read_text() == f"{hashlib.sha256(b'weights').hexdigest()}  source.safetensors\n"
-    os.utime(record, ns=(10**18, 10**18))
-    made.write_bytes(b"weights")  # remade, the same bytes: it takes the record's time
+    os.utime(made, ns=(10**18, 10**18))
+    subprocess.run(keep_time, check=True, capture_output=True)  # the first time: recorded, with its time
+    assert record.read_text() == f"{hashlib.sha256(b'weights').hexdigest()} {10**18} source.safetensors\n"
+    made.write_bytes(b"weights")  # remade, the same bytes: it takes the recorded time, whatever the record's own
     subprocess.run(keep_time, check=True, capture_output=True)
     assert made.stat().st_mtime_ns == 10**18
     made.write_bytes(b"other weights")  # remade differently: recorded anew, its own time kept
     subprocess.run(keep_time, check=True, capture_output=True)
     assert made.stat().st_mtime_ns != 10**18
-    assert record.read_text().split()[0] == hashlib.sha256(b"other weights").hexdigest()
+    digest, when, name = record.read_text().split()
+    assert digest == hashlib.sha256(b"other weights").hexdigest() and int(when) == made.stat().st_mtime_ns
 
 
 @pytest.mark.slow
