@@ -48,8 +48,8 @@ def main() -> None:
     parser.add_argument("file", type=Path)
     parser.add_argument("record", type=Path, nargs="?", help="where its sha256 is kept (default: FILE.sha256)")
     args = parser.parse_args()
-    kept = keep_time(args.file, args.record)
-    print(f"{args.file}: {'the same bytes as before, its time kept' if kept else 'recorded'}")
+    if keep_time(args.file, args.record):  # the first time, silent: a demo's output stays as it was
+        print(f"{args.file}: the same bytes as before, so the time it was first made (its results stay up to date)")
 
 
 if __name__ == "__main__":
