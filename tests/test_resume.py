@@ -46,10 +46,11 @@ DIE = textwrap.dedent("""
 """)
 
 
-def die(how: str, epoch: int, args: list) -> None:
-    """Run `xmt ARGS` in a process that dies after (or while) saving the state of `epoch`."""
-    done = subprocess.run([PY, "-c", DIE, how, str(epoch), *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+def die(how: str, epoch: int, args: list, patch: str = "") -> None:
+    """Run `xmt ARGS` in a process that dies after (or while) saving the state of `epoch`; `patch`, code run
+    first, changes what that process saves."""
+    done = subprocess.run([PY, "-c", patch + DIE, how, str(epoch), *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 9, done.stderr
 
 
@@ -151,10 +152,7 @@ def test_a_bridge_state_without_the_rounds_translators_is_refused_not_resumed_sh
     """A state an older xmt wrote (no rounds' translators in it) would write only the rounds after the resume."""
     out = tmp_path / "resumed"
     args = bridge_args(tiny_synth, tiny_source, tiny_ti, out)
-    older = "import xmt.methods.tgmb as tgmb\ntgmb.Bridge.state_dict = lambda self: {}\n" + DIE
-    done = subprocess.run([PY, "-c", older, "after", "2", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 9, done.stderr
+    die("after", 2, args, patch="import xmt.methods.tgmb as tgmb\ntgmb.Bridge.state_dict = lambda self: {}\n")
     code, _, err = run_cli(args + ["--resume"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert str(state_path(out)) in err and "--save-epochs" in err and "--force" in err
