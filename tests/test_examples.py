@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -550,6 +551,22 @@ def test_keep_time_gives_a_file_remade_bit_for_bit_the_time_it_was_first_made_an
     assert made.stat().st_mtime_ns != 10**18
     digest, when, name = record.read_text().split()
     assert digest == hashlib.sha256(b"other weights").hexdigest() and int(when) == made.stat().st_mtime_ns
+
+
+def test_every_synthetic_input_a_study_makes_is_recorded_by_keep_time(tmp_path):
+    """The benchmarks, source models (variants included) and packs of every study are remade bit for bit in a
+    later session; a rule that forgot keep_time.py would make that study's committed results stale."""
+    targets = ["ti-depth-kv1-seed0-ti30", "ceiling-depth-kv1-seed0", "read-depth-kv1-seed0"]
+    out = subprocess.run(["make", "-n", "-C", str(EXAMPLES), *targets, "PRESET=small", f"TI_RUNS={tmp_path}",
+                          "DEV_SEEDS=0", "XMT=xmt", "PYTHON=python"], check=True, capture_output=True,
+                         text=True).stdout.replace("\\\n", " ").splitlines()
+    makers = [line for line in out if re.match(r"xmt (synth|train-source|prepare-ti) ", line)]
+    assert len(makers) >= 9  # bench, TI bench, source, TI pack, TR pairs, 5 variants, the big benchmark
+    recorded = [line.split()[2] for line in out if line.startswith("python keep_time.py ")]
+    for line in makers:
+        words = line.split()
+        made = words[words.index("--out") + 1] if "--out" in words else words[2] + "/manifest.json"
+        assert made in recorded, line
 
 
 @pytest.mark.slow
