@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from xmt.errors import UserError
-from xmt.methods.teacher import accuracies_given_teacher, cluster_votes, guard_weight, holdout_teacher_accuracy
+from xmt.methods.teacher import (accuracies_given_teacher, agreeing_beyond_the_estimate, cluster_votes, guard_weight,
+                                 holdout_teacher_accuracy)
 from xmt.methods.tgkt import TgktObjective
 from xmt.pseudo_labels import PseudoLabels
 
@@ -52,6 +53,19 @@ def test_given_the_teachers_accuracy_the_others_follow_from_their_agreement_with
     assert accuracies_given_teacher(teacher, others, 0.8, 10) == pytest.approx([0.5, 0.4], abs=0.02)
     # a teacher at chance says nothing of the others: they are put at 1 and it is never trusted
     assert accuracies_given_teacher(teacher, others, 0.1, 10) == [1.0, 1.0]
+
+
+def test_others_agreeing_with_the_teacher_more_than_its_estimate_allows_are_named():
+    teacher, *others = _predictors((0.8, 0.5, 0.4), seed=3)
+    assert agreeing_beyond_the_estimate(teacher, others, 0.8, 10) == []  # consistent: nothing clipped
+    # read low (30%): an independent model could agree with such a teacher beyond chance on at most
+    # (3 - 1) / 9 = 22% of the images, these do on about 0.78 x 0.44 = 34% and 0.78 x 0.33 = 26%
+    assert agreeing_beyond_the_estimate(teacher, others, 0.3, 10) == [0, 1]
+    assert agreeing_beyond_the_estimate(teacher, others, 0.37, 10) == [0]  # 30% allowed: the 26% one fits
+    decision = guard_weight(teacher, others, 10, margin=0.1, holdout_estimate=0.37)
+    assert decision.agreeing_beyond_estimate == [0] and decision.other_accuracies[0] == 1.0
+    assert decision.other_accuracies[1] < 1.0 and decision.record()["guard_agreeing_beyond_estimate"] == [0]
+    assert guard_weight(teacher, others, 10, margin=0.1).agreeing_beyond_estimate == []  # no held-out estimate
 
 
 def _sharing_mistakes(k=10, n=20000, seed=4):

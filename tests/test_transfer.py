@@ -323,6 +323,10 @@ def test_guarded_tgkt_records_the_decision_it_trained_with(trained, tiny_synth, 
     assert guard["guard_teacher_accuracy"] == pytest.approx(held_out)
     assert guard["guard_other_accuracies"] == pytest.approx(expected.other_accuracies)
     assert "held-out TI pairs" in err
+    # a model that agrees with the teacher more than its estimate allows is named, with why it is put at 100%
+    assert guard["guard_agreeing_beyond_estimate"] == expected.agreeing_beyond_estimate
+    assert err.count("teacher guard: the teacher agrees with") == len(expected.agreeing_beyond_estimate)
+    assert all(f"agrees with {others[i]} " in err for i in expected.agreeing_beyond_estimate)
     assert guard["guard_weight"] == pytest.approx(expected.weight)
     assert guard["guard_teacher_accuracy"] == pytest.approx(expected.teacher_accuracy)
     assert config["objective"]["beta_kl"] == pytest.approx(2.0 * expected.weight)

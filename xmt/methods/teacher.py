@@ -26,7 +26,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -41,12 +41,16 @@ class GuardDecision:
     other_accuracies: list[float]  # estimated, in the order the other predictors were given
     teacher_accuracy_agreement: float  # from the joint agreement model
     teacher_accuracy_holdout: float | None = None  # from the held-out TI pairs, where the bridge kept any
+    # with the held-out estimate: the others that agree with the teacher more than that estimate allows
+    # (agreeing_beyond_the_estimate), whose estimates are therefore clipped to 1
+    agreeing_beyond_estimate: list[int] = field(default_factory=list)
 
     def record(self) -> dict:
         return {"guard_weight": self.weight, "guard_teacher_accuracy": self.teacher_accuracy,
                 "guard_other_accuracies": self.other_accuracies,
                 "guard_teacher_accuracy_agreement": self.teacher_accuracy_agreement,
-                "guard_teacher_accuracy_holdout": self.teacher_accuracy_holdout}
+                "guard_teacher_accuracy_holdout": self.teacher_accuracy_holdout,
+                "guard_agreeing_beyond_estimate": self.agreeing_beyond_estimate}
 
 
 def holdout_teacher_accuracy(kappa: float, source_accuracy: float, num_classes: int) -> float:
@@ -56,19 +60,36 @@ def holdout_teacher_accuracy(kappa: float, source_accuracy: float, num_classes: 
     return chance + max(0.0, min(1.0, kappa)) * (source_accuracy - chance)
 
 
+def _beyond_chance(accuracy: float, num_classes: int) -> float:
+    """An accuracy (or agreement) rescaled so that chance, 1/K, is 0 and 1 stays 1."""
+    return (num_classes * accuracy - 1) / (num_classes - 1)
+
+
+def _agreements_beyond_chance(teacher: np.ndarray, others: list[np.ndarray], num_classes: int) -> list[float]:
+    return [_beyond_chance(float(np.mean(np.asarray(other) == np.asarray(teacher))), num_classes) for other in others]
+
+
 def accuracies_given_teacher(teacher: np.ndarray, others: list[np.ndarray], teacher_accuracy: float,
                              num_classes: int) -> list[float]:
     """Each other predictor's accuracy from its agreement with a teacher whose accuracy is known: u_i = c_i / u_t
     (the agreement model of xmt/agreement.py for each pair alone), clipped to [0, 1]. A teacher at chance tells
     nothing of the others: they are then put at 1, so that it is never trusted."""
     k = num_classes
-    u_teacher = (k * teacher_accuracy - 1) / (k - 1)
+    u_teacher = _beyond_chance(teacher_accuracy, k)
     accuracies = []
-    for other in others:
-        chance_corrected = (k * float(np.mean(np.asarray(other) == np.asarray(teacher))) - 1) / (k - 1)
+    for chance_corrected in _agreements_beyond_chance(teacher, others, k):
         u = np.clip(chance_corrected / u_teacher, 0.0, 1.0) if u_teacher > 1e-6 else 1.0
         accuracies.append(float(((k - 1) * u + 1) / k))
     return accuracies
+
+
+def agreeing_beyond_the_estimate(teacher: np.ndarray, others: list[np.ndarray], teacher_accuracy: float,
+                                 num_classes: int) -> list[int]:
+    """The others that agree with the teacher beyond chance more often (c_i > u_t) than a teacher of that accuracy
+    could agree with anyone whose mistakes are independent of its own: their estimate is clipped to 1. Either the
+    teacher is better than its estimate, or it shares mistakes with them; the agreements cannot tell which."""
+    u_teacher = _beyond_chance(teacher_accuracy, num_classes)
+    return [i for i, c in enumerate(_agreements_beyond_chance(teacher, others, num_classes)) if c > u_teacher]
 
 
 def guard_weight(teacher: np.ndarray, others: list[np.ndarray], num_classes: int, margin: float,
@@ -80,11 +101,12 @@ def guard_weight(teacher: np.ndarray, others: list[np.ndarray], num_classes: int
         raise ValueError(f"margin must be > 0, got {margin}")
     estimate = estimate_accuracies([teacher, *others], num_classes)
     by_agreement, rest = estimate.accuracies[0], estimate.accuracies[1:]
-    mine = by_agreement
+    mine, beyond = by_agreement, []
     if holdout_estimate is not None:
         mine, rest = holdout_estimate, accuracies_given_teacher(teacher, others, holdout_estimate, num_classes)
+        beyond = agreeing_beyond_the_estimate(teacher, others, holdout_estimate, num_classes)
     weight = float(np.clip((mine - max(rest)) / margin, 0.0, 1.0))
-    return GuardDecision(weight, mine, rest, by_agreement, holdout_estimate)
+    return GuardDecision(weight, mine, rest, by_agreement, holdout_estimate, beyond)
 
 
 def cluster_votes(teacher: torch.Tensor, clusters: torch.Tensor, num_classes: int) -> torch.Tensor:

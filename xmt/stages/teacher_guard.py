@@ -119,5 +119,10 @@ def guard_teacher(paths: list[Path], objective: Objective, teacher: torch.Tensor
                             holdout_estimate(translated, source))
     info(f"teacher guard: estimated accuracy of the teacher {decision.teacher_accuracy:.1%}, of the others "
          f"{', '.join(f'{a:.1%}' for a in decision.other_accuracies)}: L_KL weight x{decision.weight:.2f}")
+    for i in decision.agreeing_beyond_estimate:
+        warn(f"teacher guard: the teacher agrees with {paths[i]} more often than a teacher at "
+             f"{decision.teacher_accuracy:.1%} could with a model whose mistakes are its own: the held-out estimate "
+             "reads the teacher low, or the two share mistakes; the guard cannot tell which, so it puts that model "
+             "at 100% and does not trust the teacher")
     provenance = [{"path": str(p), "sha256": sha256_file(p)} for p in paths]
     return objective.guarded(decision.weight), decision, provenance
