@@ -269,6 +269,20 @@ def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[s
         print()
 
 
+def teacher_curve(task: str, bridge: str, counts: list[int], seeds: list[str], at) -> list[tuple[int, float, float, int]]:
+    """(TI pairs, mean, sd, seeds) of a bridge's teacher accuracy on TR (%), at each TI count scored on any seed."""
+    import statistics
+
+    curve = []
+    for count in counts:
+        found = [v for v in (score(at(task, s, count) / "scores" / f"teacher-{bridge}.json") for s in seeds)
+                 if v is not None]
+        if found:
+            curve.append((count * TI_CLASSES, statistics.mean(found),
+                          statistics.stdev(found) if len(found) > 1 else 0.0, len(found)))
+    return curve
+
+
 def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], seeds: list[str], at) -> None:
     import statistics
 
@@ -277,19 +291,19 @@ def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], se
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
+    # the seeds whose teachers are scored so far: a point from fewer of them says how many
+    scored = [s for s in seeds if any(teacher_curve(t, b, counts, [s], at) for t in tasks for b in bridges)]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.9), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for bridge in bridges:
-            xs, ys, sds = [], [], []
-            for count in counts:
-                found = [v for v in (score(at(task, s, count) / "scores" / f"teacher-{bridge}.json") for s in seeds)
-                         if v is not None]
-                if found:
-                    xs.append(count * TI_CLASSES)
-                    ys.append(statistics.mean(found))
-                    sds.append(statistics.stdev(found) if len(found) > 1 else 0.0)
-            if xs:
-                ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=bridge)
+            curve = teacher_curve(task, bridge, counts, seeds, at)
+            if not curve:
+                continue
+            xs, ys, sds, ns = zip(*curve)
+            line = ax.errorbar(xs, ys, yerr=sds, marker="o", capsize=3, label=bridge)
+            for x, y, _, n in (point for point in curve if point[3] < len(scored)):
+                ax.annotate(f"{n} seed{'s' if n > 1 else ''}", (x, y), textcoords="offset points",
+                            xytext=(4, -10), fontsize=6, color=line[0].get_color())
         # what a teacher must beat to help: SOCKET's own accuracy on the test images, at each TI count
         xs, ys = [], []
         for count in counts:
@@ -305,10 +319,10 @@ def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], se
         ax.set_xlabel("TI pairs")
         ax.set_ylabel("teacher accuracy on TR (%)")
         ax.set_title(task)
-        ax.legend(fontsize=8)
-    found = [s for s in seeds if any(at(t, s, c).is_dir() for t in tasks for c in counts)]  # the seeds run so far
-    fig.suptitle(f"Teacher accuracy against TI pairs (seeds {', '.join(found)})", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(f"Teacher accuracy against TI pairs (mean ± sd over seed{'s' if len(scored) > 1 else ''} {', '.join(scored)})", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110, metadata={"Software": "xmt"})
 
 

@@ -310,6 +310,27 @@ def test_the_ti_study_table_pairs_tgkt_with_socket_seed_by_seed(tmp_path):
     assert [c.strip() for c in steps.split("|")[3:5]] == ["10.0 ± 0.0", f"70.0 ± {statistics.stdev([20.0, 120.0]):.1f}"]
 
 
+def test_the_ti_study_figure_averages_the_seeds_scored_at_each_count_and_says_how_many(tmp_path):
+    for seed, count, teacher in (("100", 30, 0.30), ("100", 60, 0.40), ("101", 60, 0.50)):
+        write_metrics(tmp_path / "nir" / f"seed{seed}" / f"ti{count}" / "scores" / "teacher-unet.json", teacher)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from ti_study_table import teacher_curve
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+    def at(task, seed, count):
+        return tmp_path / task / f"seed{seed}" / f"ti{count}"
+
+    curve = teacher_curve("nir", "unet", [30, 60, 120], ["100", "101", "102"], at)
+    assert curve == [(240, 30.0, 0.0, 1), (480, 45.0, pytest.approx(statistics.stdev([40.0, 50.0])), 2)]
+    figure = tmp_path / "ti-study.png"
+    subprocess.run([sys.executable, str(EXAMPLES / "ti_study_table.py"), str(tmp_path), "--tasks", "nir",
+                    "--seeds", "100 101 102", "--counts", "30 60 120", "--bridges", "unet", "--figure", str(figure)],
+                   check=True, capture_output=True)
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
 def test_the_ti_study_table_shows_the_guard_where_it_ran(tmp_path):
     for seed, (teacher, holdout, weight, guarded) in {"100": (0.6, 0.55, 1.0, 0.7), "101": (0.1, 0.1, 0.0, 0.5)}.items():
         run = tmp_path / "nir" / f"seed{seed}" / "ti60"
