@@ -269,7 +269,8 @@ def print_budget(task: str, bridges: list[str], counts: list[int], seeds: list[s
         print()
 
 
-def teacher_curve(task: str, bridge: str, counts: list[int], seeds: list[str], at) -> list[tuple[int, float, float, int]]:
+def teacher_curve(task: str, bridge: str, counts: list[int], seeds: list[str],
+                  at) -> list[tuple[int, float, float, int]]:
     """(TI pairs, mean, sd, seeds) of a bridge's teacher accuracy on TR (%), at each TI count scored on any seed."""
     import statistics
 
@@ -321,7 +322,8 @@ def draw(path: Path, tasks: list[str], bridges: list[str], counts: list[int], se
         ax.set_title(task)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(f"Teacher accuracy against TI pairs (mean ± sd over seed{'s' if len(scored) > 1 else ''} {', '.join(scored)})", fontsize=10)
+    over = f"seed{'s' if len(scored) > 1 else ''} {', '.join(scored)}"
+    fig.suptitle(f"Teacher accuracy against TI pairs (mean ± sd over {over})", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110, metadata={"Software": "xmt"})
 
