@@ -555,7 +555,6 @@ def test_makefile_resumes_a_training_stage_only_from_the_state_its_interrupted_r
     assert "--resume" in commands()["transfer"]
 
 
-
 def test_keep_time_gives_a_file_remade_bit_for_bit_the_time_it_was_first_made_and_records_one_that_differs(
         tmp_path):
     made, record = tmp_path / "source.safetensors", tmp_path / "source.safetensors.sha256"
