@@ -197,3 +197,37 @@ def test_a_signal_during_the_state_write_arrives_once_the_write_is_done():
     finally:
         signal.signal(signal.SIGINT, inherited)
     assert reached == ["the rest of the write"]
+
+
+def test_a_signal_as_the_state_is_renamed_into_place_still_names_the_state(tmp_path, monkeypatch):
+    # a SIGTERM between the rename and the bookkeeping once made the CLI say "nothing was written" while the
+    # state file sat on disk (seen as a flaky tests/bad_inputs/test_signals.py)
+    import os
+    import signal
+
+    from xmt.engine import run_state
+
+    class Stop(BaseException):
+        pass
+
+    def stop(signum, frame):
+        raise Stop()
+
+    real_replace = os.replace
+
+    def replace_then_signal(src, dst):
+        real_replace(src, dst)
+        signal.raise_signal(signal.SIGTERM)  # the signal lands the moment the state is in place
+
+    state = run_state.RunState(tmp_path / "model.safetensors", {"options": {}, "inputs": {}})
+    monkeypatch.setattr(run_state.os, "replace", replace_then_signal)
+    inherited = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stop):
+            state.save({"epoch": 3, "epochs": 10})
+    finally:
+        signal.signal(signal.SIGTERM, inherited)
+    kept = run_state.kept_state()
+    assert kept is state and kept.path.is_file() and (kept.epoch, kept.epochs) == (3, 10)
+    assert sorted(os.listdir(tmp_path)) == ["model.safetensors.xmt-state"]  # no temporary left
+    state.remove()

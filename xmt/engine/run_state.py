@@ -81,6 +81,15 @@ def _signals_deferred():
             signal.raise_signal(held[0])
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 class RunState:
     """One run's state file. `check()` before any work; `save()` each epoch; `remove()` once the outputs exist."""
 
@@ -150,24 +159,23 @@ class RunState:
         state = {"format": STATE_FORMAT, "fingerprint": self.fingerprint, **state}
         tmp = self.path.parent / f".{self.path.name}{_TMP_TAG}{uuid.uuid4().hex[:8]}"
         try:
-            with _signals_deferred(), open(tmp, "wb") as f:
-                buffer = io.BytesIO()
-                torch.save(state, buffer)
-                payload = buffer.getbuffer()
-                f.write(b"%s %d %s\n" % (_MAGIC, STATE_FORMAT, hashlib.sha256(payload).hexdigest().encode()))
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            # held until the state is renamed into place and recorded: a signal between the two would leave a
+            # state on disk that the CLI's last line says was never written
+            with _signals_deferred():
+                with open(tmp, "wb") as f:
+                    buffer = io.BytesIO()
+                    torch.save(state, buffer)
+                    payload = buffer.getbuffer()
+                    f.write(b"%s %d %s\n" % (_MAGIC, STATE_FORMAT, hashlib.sha256(payload).hexdigest().encode()))
+                    f.write(payload)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+                _fsync_folder(self.path.parent)
+                self.epoch, self.epochs = state["epoch"], state["epochs"]
+                _kept = self
         finally:
             tmp.unlink(missing_ok=True)
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-        self.epoch, self.epochs = state["epoch"], state["epochs"]
-        _kept = self
 
     def __enter__(self) -> "RunState":
         return self
