@@ -88,7 +88,7 @@ def _fsync(path: Path) -> None:
             os.close(fd)
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """The folder's entries (a rename) on disk."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -250,7 +250,7 @@ def _finish_interrupted_commits(output: Output) -> None:
                     os.replace(tmp, target)
             _remove_stale_lock(target.parent / f".{target.name}{LOCK_TAG}")
         journal.unlink(missing_ok=True)
-        _fsync_folder(folder)
+        fsync_folder(folder)
 
 
 def _remove_stale_lock(path: Path) -> None:
@@ -348,7 +348,7 @@ class ClaimedOutputs:
         for tmp, target in reversed(written):  # side files first: the main artifact appears last
             _replace(tmp, target)
         for folder in {target.parent for _, target in written}:
-            _fsync_folder(folder)
+            fsync_folder(folder)
         journal.unlink()
         _COMMITTED.extend(target for _, target in written)
 

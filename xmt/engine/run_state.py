@@ -26,6 +26,7 @@ import torch
 
 from xmt.engine.distributed import is_main
 from xmt.engine.hashing import input_identity
+from xmt.engine.outputs import fsync_folder
 from xmt.errors import RunFailure, UserError
 
 STATE_SUFFIX = ".xmt-state"
@@ -79,15 +80,6 @@ def _signals_deferred():
             signal.signal(signum, handler)
         if held:
             signal.raise_signal(held[0])
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable."""
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 class RunState:
@@ -171,7 +163,7 @@ class RunState:
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, self.path)
-                _fsync_folder(self.path.parent)
+                fsync_folder(self.path.parent)
                 self.epoch, self.epochs = state["epoch"], state["epochs"]
                 _kept = self
         finally:
